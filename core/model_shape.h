@@ -1,0 +1,74 @@
+// Model shapes (OPT presets and HF config.json), their tensors in checkpoint order, and the sizes and FLOPs that the
+// plan builder, the engine and the simulator all take from here.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace zo2 {
+
+// One trainable tensor. `name` is relative to its group: "embed_tokens.weight" for the resident group,
+// "self_attn.q_proj.weight" inside a block. Weight decay skips biases and norms, as MeZO does.
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  bool decay = true;
+  int64_t numel() const;
+};
+
+struct ModelShape {
+  std::string family = "opt";
+  int64_t vocab_size = 50272;
+  int64_t hidden = 768;
+  int64_t layers = 12;
+  int64_t heads = 12;
+  int64_t ffn = 3072;
+  int64_t max_positions = 2048;
+  int64_t word_embed_proj_dim = 768;  // != hidden adds project_in/project_out (opt-350m)
+  bool do_layer_norm_before = true;   // pre-LN; false is opt-350m's post-LN
+  bool remove_final_layer_norm = false;
+  bool enable_bias = true;
+  std::string activation = "relu";    // "relu" (OPT) or "gelu" (the peer's GPT)
+  int64_t pad_token_id = 1, bos_token_id = 2, eos_token_id = 2;
+
+  static constexpr int64_t kPositionOffset = 2;  // OPT's learned positions are offset by 2
+
+  int64_t head_dim() const { return hidden / heads; }
+  bool has_projection() const { return word_embed_proj_dim != hidden; }
+  bool has_final_layer_norm() const { return do_layer_norm_before && !remove_final_layer_norm; }
+
+  // The tensors of the resident group (embeddings, projections, final norm; the head is tied to embed_tokens) and of
+  // one transformer block, both in HuggingFace's named_parameters() order.
+  std::vector<TensorSpec> resident_tensors() const;
+  std::vector<TensorSpec> block_tensors() const;
+  static std::string block_prefix(int64_t layer);  // "layers.7."
+
+  int64_t resident_params() const;
+  int64_t block_params() const;
+  int64_t total_params() const { return resident_params() + layers * block_params(); }
+  // Global element index of the first element of block `layer` (checkpoint order: resident group, then blocks).
+  int64_t block_first_index(int64_t layer) const { return resident_params() + layer * block_params(); }
+
+  // Forward FLOPs (multiply-add = 2) for a [batch, seq] input: one block, and the head (logits over the vocabulary).
+  // Attention counts the causal half of QK^T and AV.
+  double block_forward_flops(int64_t batch, int64_t seq) const;
+  double head_forward_flops(int64_t batch, int64_t seq) const;
+
+  // Throws std::invalid_argument with the field name when the shape is inconsistent.
+  void validate(const std::string& where) const;
+};
+
+// "opt-125m" ... "opt-175b"; throws std::invalid_argument listing the presets for an unknown name.
+ModelShape opt_preset(const std::string& name);
+std::vector<std::string> opt_preset_names();
+bool is_preset_name(const std::string& name);
+
+// HuggingFace OPT config.json <-> shape. Errors name the file and the field.
+ModelShape shape_from_hf_config(const nlohmann::json& config, const std::string& where);
+ModelShape shape_from_hf_config_file(const std::filesystem::path& path);
+nlohmann::json shape_to_hf_config(const ModelShape& shape, const std::string& torch_dtype);
+
+}  // namespace zo2

@@ -1,0 +1,111 @@
+// The z contract, pinned here once for the CPU loops and the CUDA kernels:
+//   z[i] = normal(Philox4x32-10(key = step seed, counter = {j lo, j hi, stream, 0})), j = i / 4,
+// where i is the 64-bit global element index over all trainable elements in checkpoint order (a tied weight once).
+// One Philox call gives four 32-bit words for elements 4j..4j+3; each word's top 23 bits make a uniform in (0, 1)
+// ((k + 0.5) * 2^-23, never 0 or 1, exact in float), and Box-Muller turns the pairs (w0, w1) and (w2, w3) into four normals:
+//   r = sqrt(-2 ln u_a), z_a = r cos(2 pi u_b), z_b = r sin(2 pi u_b).
+// The step seed is splitmix64(run seed ^ splitmix64(step + 1)). Stream 0 is z; stream 1 gives the random bits of
+// stochastic rounding. CPU and GPU agree to the rounding of log/sincos (box_muller says how far; tests state it).
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define ZO2_HD __host__ __device__ __forceinline__
+#else
+#define ZO2_HD inline
+#endif
+
+namespace zo2::rng {
+
+constexpr uint32_t kStreamZ = 0;
+constexpr uint32_t kStreamRounding = 1;
+
+struct Words4 {
+  uint32_t w[4];
+};
+
+ZO2_HD uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+ZO2_HD uint64_t step_seed(uint64_t run_seed, uint64_t step) { return splitmix64(run_seed ^ splitmix64(step + 1)); }
+
+// Philox4x32 with 10 rounds (Salmon et al., SC'11; the Random123 constants).
+ZO2_HD Words4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1) {
+  constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u, kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+  for (int round = 0; round < 10; ++round) {
+    const uint64_t p0 = uint64_t(kM0) * c0;
+    const uint64_t p1 = uint64_t(kM1) * c2;
+    const uint32_t hi0 = uint32_t(p0 >> 32), lo0 = uint32_t(p0);
+    const uint32_t hi1 = uint32_t(p1 >> 32), lo1 = uint32_t(p1);
+    c0 = hi1 ^ c1 ^ k0;
+    c1 = lo1;
+    c2 = hi0 ^ c3 ^ k1;
+    c3 = lo0;
+    k0 += kW0;
+    k1 += kW1;
+  }
+  return Words4{{c0, c1, c2, c3}};
+}
+
+ZO2_HD Words4 philox_words(uint64_t seed, uint64_t group, uint32_t stream) {
+  return philox4x32_10(uint32_t(group), uint32_t(group >> 32), stream, 0u, uint32_t(seed), uint32_t(seed >> 32));
+}
+
+// (k + 0.5) * 2^-23 for the top 23 bits k: strictly inside (0, 1) (24 bits would round the largest value up to 1.0,
+// whose log is 0). Built from bits, no int-to-float conversion: 1 + k*2^-23 is exact in [1, 2), and subtracting
+// 1 - 2^-24 is exact (Sterbenz), so CPU and GPU get the same float.
+ZO2_HD float uniform_open01(uint32_t word) {
+  uint32_t bits = (word >> 9) | 0x3F800000u;
+  float one_plus;
+#if defined(__CUDA_ARCH__)
+  one_plus = __uint_as_float(bits);
+#else
+  __builtin_memcpy(&one_plus, &bits, 4);
+#endif
+  return one_plus - 0.99999994039535522461f;  // 1 - 2^-24
+}
+
+struct Normal4 {
+  float z[4];
+};
+
+// The GPU uses the special-function unit (__logf, __sincosf: absolute error near 2^-21 in the log and the angle);
+// the CPU uses libm. They agree to about 1e-6 in z, except where u_a is within 1e-6 of 1 (r tiny), where the log's
+// absolute error moves z by up to 1e-3: a few elements in ten million (the tests state both).
+ZO2_HD void box_muller(uint32_t wa, uint32_t wb, float& za, float& zb) {
+  constexpr float kTwoPi = 6.2831853071795864769f;
+  float s, c;
+#if defined(__CUDA_ARCH__)
+  const float r = sqrtf(-2.0f * __logf(uniform_open01(wa)));
+  __sincosf(kTwoPi * uniform_open01(wb), &s, &c);
+#else
+  const float r = std::sqrt(-2.0f * std::log(uniform_open01(wa)));
+  const float angle = kTwoPi * uniform_open01(wb);
+  s = std::sin(angle);
+  c = std::cos(angle);
+#endif
+  za = r * c;
+  zb = r * s;
+}
+
+// z for elements 4*group .. 4*group+3 of step seed `seed`.
+ZO2_HD Normal4 normal4(uint64_t seed, uint64_t group) {
+  const Words4 w = philox_words(seed, group, kStreamZ);
+  Normal4 n;
+  box_muller(w.w[0], w.w[1], n.z[0], n.z[1]);
+  box_muller(w.w[2], w.w[3], n.z[2], n.z[3]);
+  return n;
+}
+
+// z for one element (reference and test use; kernels take whole groups).
+ZO2_HD float normal_at(uint64_t seed, uint64_t index) { return normal4(seed, index >> 2).z[index & 3]; }
+
+}  // namespace zo2::rng
