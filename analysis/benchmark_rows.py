@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Google Benchmark JSON (bench_engine_zo_pass) -> results rows (experiments/results format, docs/METRICS.md)."""
+import argparse
+import csv
+import json
+import os
+
+COLUMNS = ["commit", "date", "card", "driver", "executor", "model", "batch", "seq", "dtype", "offload", "prefetch",
+           "slots", "overlap", "wire", "master", "writeback", "gpu_mem_budget", "metric", "value", "unit", "repeats",
+           "min", "median", "max"]
+COUNTERS = {"pass_GBps": "GB/s", "copy_GBps": "GB/s", "copy_fraction": "ratio"}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("json", help="benchmark --benchmark_out JSON")
+    ap.add_argument("--out", required=True, help="results CSV to append to")
+    ap.add_argument("--commit", required=True)
+    ap.add_argument("--card", required=True)
+    ap.add_argument("--driver", required=True)
+    args = ap.parse_args()
+    data = json.load(open(args.json))
+    rows = []
+    for b in data["benchmarks"]:
+        if "copy_fraction" not in b:
+            continue
+        dtype, kind = b["label"].split()[:2]
+        for counter, unit in COUNTERS.items():
+            rows.append({"commit": args.commit, "date": data["context"]["date"][:10], "card": args.card,
+                         "driver": args.driver, "executor": "cuda", "model": "opt-6.7b-block", "dtype": dtype,
+                         "metric": f"zo_pass_{kind.replace('+', '_')}_{counter}", "value": f"{b[counter]:.6g}",
+                         "unit": unit, "repeats": b["iterations"]})
+    new = not os.path.exists(args.out)
+    with open(args.out, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        if new:
+            w.writeheader()
+        w.writerows(rows)
+    print(f"{len(rows)} rows -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

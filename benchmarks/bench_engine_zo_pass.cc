@@ -1,0 +1,108 @@
+// Fused ZO passes against the device-to-device copy that bounds them: each pass reads and writes the slab once (z is
+// computed, not loaded), so achieved GB/s counts 2 x slab bytes, and copy_fraction = pass GB/s / copy GB/s.
+#include <benchmark/benchmark.h>
+
+#include <ATen/ATen.h>
+
+#include "core/model_shape.h"
+#include "core/slab_layout.h"
+#include "engine/param_slab.h"
+#include "engine/zo_kernels.h"
+
+#ifdef ZO2_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include "engine/cuda_check.h"
+#include "engine/cuda_glue.h"
+#endif
+
+namespace {
+
+using namespace zo2;
+
+const DType kDtypes[] = {DType::f32, DType::f16, DType::bf16};
+
+ZoPassCoeffs coeffs(bool update) {
+  ZoPassCoeffs k;
+  k.has_update = update;
+  k.update_seed = 11;
+  k.lr = 1e-6f;
+  k.projected_grad = 0.5f;
+  k.weight_decay = 0.01f;
+  k.perturb_seed = 12;
+  k.perturb_scale = 1e-3f;
+  return k;
+}
+
+// One OPT block as the engine lays it out (args: 0 = opt-125m block for the CPU, 1 = opt-6.7b block for the GPU).
+SlabLayout layout_for(int which, DType dt) {
+  return block_layout(opt_preset(which ? "opt-6.7b" : "opt-125m"), 0, dt);
+}
+
+void BM_ZoPassCpu(benchmark::State& state) {
+  const DType dt = kDtypes[state.range(0)];
+  const SlabLayout layout = layout_for(0, dt);
+  ParamSlab slab = ParamSlab::allocate(layout, at::kCPU);
+  slab.flat.normal_(0.0, 0.02);
+  const auto segments = zo_segments(layout);
+  const ZoPassCoeffs k = coeffs(state.range(1) != 0);
+  for (auto _ : state) zo_pass_cpu(slab.flat.data_ptr(), dt, segments, k);
+  state.SetBytesProcessed(int64_t(state.iterations()) * 2 * layout.bytes());
+  state.SetLabel(std::string(dtype_name(dt)) + (state.range(1) ? " update+perturb" : " perturb"));
+}
+BENCHMARK(BM_ZoPassCpu)->ArgsProduct({{0, 1, 2}, {0, 1}})->Unit(benchmark::kMillisecond);
+
+#ifdef ZO2_HAVE_CUDA
+// Milliseconds of `reps` launches of `fn`, timed with CUDA events on the current stream.
+template <class Fn>
+double time_ms(Fn&& fn, int reps) {
+  cudaStream_t stream = static_cast<cudaStream_t>(current_cuda_stream());
+  cudaEvent_t start, stop;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  CUDA_CHECK(cudaEventRecord(start, stream));
+  for (int i = 0; i < reps; ++i) fn(stream);
+  CUDA_CHECK(cudaEventRecord(stop, stream));
+  CUDA_CHECK(cudaEventSynchronize(stop));
+  float ms = 0;
+  CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  CUDA_CHECK(cudaEventDestroy(start));
+  CUDA_CHECK(cudaEventDestroy(stop));
+  return ms / reps;
+}
+
+void BM_ZoPassCuda(benchmark::State& state) {
+  if (!cuda_available()) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  const DType dt = kDtypes[state.range(0)];
+  const SlabLayout layout = layout_for(1, dt);
+  ParamSlab slab = ParamSlab::allocate(layout, at::kCUDA);
+  slab.flat.normal_(0.0, 0.02);
+  at::Tensor other = at::empty_like(slab.flat);
+  const auto segments = zo_segments(layout);
+  const ZoPassCoeffs k = coeffs(state.range(1) != 0);
+  const int64_t bytes = layout.bytes();
+  auto copy = [&](cudaStream_t s) {
+    CUDA_CHECK(cudaMemcpyAsync(other.data_ptr(), slab.flat.data_ptr(), size_t(bytes), cudaMemcpyDeviceToDevice, s));
+  };
+  auto pass = [&](cudaStream_t s) { zo_pass_cuda(slab.flat.data_ptr(), dt, segments, k, s); };
+  time_ms(copy, 3);  // warm-up: module load, clocks
+  time_ms(pass, 3);
+  const double copy_ms = time_ms(copy, 20);
+  for (auto _ : state) state.SetIterationTime(time_ms(pass, 10) / 1e3);
+  const double pass_gbs = 2.0 * double(bytes) / 1e9 / (time_ms(pass, 20) / 1e3);
+  const double copy_gbs = 2.0 * double(bytes) / 1e9 / (copy_ms / 1e3);
+  state.SetBytesProcessed(int64_t(state.iterations()) * 2 * bytes);
+  state.counters["pass_GBps"] = pass_gbs;
+  state.counters["copy_GBps"] = copy_gbs;
+  state.counters["copy_fraction"] = pass_gbs / copy_gbs;
+  state.SetLabel(std::string(dtype_name(dt)) + (state.range(1) ? " update+perturb" : " perturb") + " opt-6.7b block");
+}
+BENCHMARK(BM_ZoPassCuda)->ArgsProduct({{0, 1, 2}, {0, 1}})->UseManualTime()->Iterations(20)->Unit(benchmark::kMillisecond);
+#endif
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,102 @@
+// Loading and saving OPT models as HuggingFace safetensors directories.
+#include "engine/checkpoint.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "core/json_file.h"
+#include "engine/io/safetensors_checkpoint.h"
+#include "engine/io/safetensors_write.h"
+
+namespace zo2 {
+namespace {
+
+c10::ScalarType file_scalar_type(const std::string& dtype, const std::filesystem::path& file, const std::string& name) {
+  if (dtype == "F32") return at::kFloat;
+  if (dtype == "F16") return at::kHalf;
+  if (dtype == "BF16") return at::kBFloat16;
+  throw std::runtime_error(
+      fmt::format("{}: tensor '{}' has dtype {} (expected F32, F16 or BF16)", file.string(), name, dtype));
+}
+
+const char* safetensors_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return "F32";
+    case DType::f16: return "F16";
+    case DType::bf16: return "BF16";
+    default: throw std::invalid_argument("checkpoints hold fp32, fp16 or bf16 tensors");
+  }
+}
+
+std::string torch_dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return "float32";
+    case DType::f16: return "float16";
+    default: return "bfloat16";
+  }
+}
+
+void load_slab(ParamSlab& slab, const std::string& group_prefix, const io::SafetensorsCheckpoint& ckpt,
+               const std::string& key_prefix) {
+  for (size_t i = 0; i < slab.layout.entries.size(); ++i) {
+    const SlabEntry& e = slab.layout.entries[i];
+    const std::string key = key_prefix + group_prefix + e.name;
+    const io::TensorInfo& info = ckpt.at(key);
+    const auto& file = ckpt.file_of(key);
+    if (info.shape != e.shape)
+      throw std::runtime_error(fmt::format("{}: tensor '{}' has shape [{}] (expected [{}] from config.json)",
+                                           file.string(), key, fmt::join(info.shape, ", "), fmt::join(e.shape, ", ")));
+    // The mapping need not be aligned for the element type: copy the bytes into an aligned tensor first.
+    at::Tensor host = at::empty(e.shape, at::TensorOptions().dtype(file_scalar_type(info.dtype, file, key)));
+    std::memcpy(host.data_ptr(), info.data, info.bytes);
+    slab.views[i].copy_(host.to(slab.views[i].scalar_type()));
+  }
+}
+
+}  // namespace
+
+OptModel load_opt_checkpoint(const std::filesystem::path& dir, DType dtype, c10::Device device) {
+  if (!std::filesystem::is_directory(dir))
+    throw std::runtime_error(fmt::format("{}: not a directory (expected a HuggingFace model directory or a preset)",
+                                         dir.string()));
+  const ModelShape shape = shape_from_hf_config_file(dir / "config.json");
+  io::SafetensorsCheckpoint ckpt(dir);
+  std::vector<std::string> wanted;
+  for (const auto& t : shape.resident_tensors()) wanted.push_back(t.name);
+  for (int64_t l = 0; l < shape.layers; ++l)
+    for (const auto& t : shape.block_tensors()) wanted.push_back(ModelShape::block_prefix(l) + t.name);
+  const std::string prefix = io::find_decoder_prefix(ckpt, wanted);
+
+  OptModel model = OptModel::allocate(shape, dtype, device);
+  load_slab(model.resident, "", ckpt, prefix);
+  for (int64_t l = 0; l < shape.layers; ++l) load_slab(model.blocks[l], ModelShape::block_prefix(l), ckpt, prefix);
+  return model;
+}
+
+void save_opt_checkpoint(const OptModel& model, const std::filesystem::path& dir, uint64_t max_shard_bytes) {
+  std::filesystem::create_directories(dir);
+  // Host copies of every tensor, kept alive until the writer is done.
+  std::vector<at::Tensor> host;
+  std::vector<io::TensorToWrite> tensors;
+  auto add = [&](const ParamSlab& slab, const std::string& group_prefix) {
+    for (size_t i = 0; i < slab.layout.entries.size(); ++i) {
+      const SlabEntry& e = slab.layout.entries[i];
+      host.push_back(slab.views[i].to(at::kCPU).contiguous());
+      const at::Tensor& t = host.back();
+      tensors.push_back({"model.decoder." + group_prefix + e.name, safetensors_dtype(model.dtype), e.shape,
+                         t.data_ptr(), size_t(t.nbytes())});
+    }
+  };
+  add(model.resident, "");
+  for (size_t l = 0; l < model.blocks.size(); ++l) add(model.blocks[l], ModelShape::block_prefix(int64_t(l)));
+  io::write_safetensors_sharded(dir, tensors, max_shard_bytes, io::pytorch_metadata());
+  write_json_file_atomic(dir / "config.json", shape_to_hf_config(model.shape, torch_dtype_name(model.dtype)));
+}
+
+}  // namespace zo2

@@ -1,0 +1,38 @@
+// Model sources and device names for the command line.
+#include "engine/model_source.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <stdexcept>
+
+#include "engine/checkpoint.h"
+#include "engine/cuda_glue.h"
+
+namespace zo2 {
+
+c10::Device parse_device(const std::string& text, const std::string& flag) {
+  if (text == "cpu") return c10::Device(c10::kCPU);
+  if (text == "cuda" || text.rfind("cuda:", 0) == 0) {
+    if (!cuda_available())
+      throw std::invalid_argument(fmt::format("{} {}: no GPU is visible to this process (expected cpu)", flag, text));
+    return text == "cuda" ? c10::Device(c10::kCUDA, 0) : c10::Device(text);
+  }
+  throw std::invalid_argument(fmt::format("{} '{}': expected cpu, cuda or cuda:N", flag, text));
+}
+
+OptModel load_or_init_model(const std::string& model, DType dtype, c10::Device device, uint64_t seed) {
+  if (dtype == DType::fp8_e4m3)
+    throw std::invalid_argument("--dtype fp8: fp8 is a wire format only (expected fp32, bf16 or fp16)");
+  if (is_preset_name(model)) {
+    OptModel m = OptModel::allocate(opt_preset(model), dtype, device);
+    m.init_random(seed);
+    return m;
+  }
+  if (!std::filesystem::exists(model))
+    throw std::invalid_argument(fmt::format("--model '{}': neither a preset ({}) nor an existing directory", model,
+                                            fmt::join(opt_preset_names(), ", ")));
+  return load_opt_checkpoint(model, dtype, device);
+}
+
+}  // namespace zo2

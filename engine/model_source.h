@@ -1,0 +1,16 @@
+// Where a model comes from on the command line: a preset name (random init) or a HuggingFace directory; and devices.
+#pragma once
+#include <string>
+
+#include "engine/opt_model.h"
+
+namespace zo2 {
+
+// "cpu", "cuda" or "cuda:N"; throws naming `flag` when the text is not a device or no GPU is visible.
+c10::Device parse_device(const std::string& text, const std::string& flag);
+
+// A preset ("opt-125m" ...) builds a random-init model (HF's initialisation, drawn from `seed`); anything else is
+// read as a HuggingFace model directory.
+OptModel load_or_init_model(const std::string& model, DType dtype, c10::Device device, uint64_t seed);
+
+}  // namespace zo2

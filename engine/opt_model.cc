@@ -1,0 +1,51 @@
+// OPT model allocation and HF-style random initialisation.
+#include "engine/opt_model.h"
+
+#include <ATen/ATen.h>
+
+namespace zo2 {
+
+OptModel OptModel::allocate(const ModelShape& shape, DType dtype, c10::Device device) {
+  OptModel m;
+  m.shape = shape;
+  m.dtype = dtype;
+  m.device = device;
+  m.resident = ParamSlab::allocate(resident_layout(shape, dtype), device);
+  m.blocks.reserve(shape.layers);
+  for (int64_t l = 0; l < shape.layers; ++l) m.blocks.push_back(ParamSlab::allocate(block_layout(shape, l, dtype), device));
+  return m;
+}
+
+void OptModel::init_random(uint64_t seed) {
+  at::Generator gen = device.is_cuda() ? at::globalContext().defaultGenerator(device)
+                                       : at::detail::createCPUGenerator(seed);
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(seed);
+  }
+  for (ParamSlab* slab : slabs()) {
+    for (size_t i = 0; i < slab->layout.entries.size(); ++i) {
+      const auto& e = slab->layout.entries[i];
+      at::Tensor v = slab->views[i];
+      const bool is_norm = e.name.find("layer_norm") != std::string::npos;
+      const bool is_bias = e.name.size() >= 5 && e.name.compare(e.name.size() - 5, 5, ".bias") == 0;
+      if (is_norm && !is_bias) v.fill_(1.0);
+      else if (is_bias) v.zero_();
+      else v.normal_(0.0, 0.02, gen);
+    }
+  }
+}
+
+int64_t OptModel::parameter_count() const {
+  int64_t n = resident.layout.params();
+  for (const auto& b : blocks) n += b.layout.params();
+  return n;
+}
+
+std::vector<ParamSlab*> OptModel::slabs() {
+  std::vector<ParamSlab*> all{&resident};
+  for (auto& b : blocks) all.push_back(&b);
+  return all;
+}
+
+}  // namespace zo2

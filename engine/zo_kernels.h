@@ -1,0 +1,32 @@
+// Fused ZO passes over one flat slab: a CPU loop and a CUDA kernel computing the same function (core/zo_math.h).
+// Raw pointers and plain structs only, so this header costs nothing to include and needs neither LibTorch nor CUDA.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/slab_layout.h"
+#include "core/zo_math.h"
+
+namespace zo2 {
+
+// One tensor of a slab: where it sits, which global RNG indices it owns, and whether weight decay applies.
+struct ZoSegment {
+  int64_t slab_offset;   // elements
+  int64_t global_index;  // first element's global index
+  int64_t numel;
+  int32_t decay;
+  int32_t pad_ = 0;
+};
+
+std::vector<ZoSegment> zo_segments(const SlabLayout& layout);
+
+// theta <- pass(theta) over every segment of the slab, in place. dtype: f32, f16 or bf16.
+void zo_pass_cpu(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k);
+
+// The same on the GPU, enqueued on `stream` (a cudaStream_t). Throws if CUDA support was not built.
+void zo_pass_cuda(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k,
+                  void* stream);
+bool zo_cuda_built();
+
+}  // namespace zo2

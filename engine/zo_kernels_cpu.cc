@@ -1,0 +1,76 @@
+// The fused ZO pass as a CPU loop (the reference executor's kernel), parallel over groups of four elements.
+#include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include <stdexcept>
+
+#include "engine/zo_kernels.h"
+
+namespace zo2 {
+namespace {
+
+template <typename T>
+float load(const T* p) {
+  return static_cast<float>(*p);
+}
+
+// Store of a 16-bit format: stochastic rounding of the updated value, then round-to-nearest of the perturbed one.
+template <typename T>
+T finish(float updated, float z_new, bool stochastic, uint32_t bits, const ZoPassCoeffs& k) {
+  float t = updated;
+  if (stochastic) {
+    if constexpr (std::is_same_v<T, c10::Half>) {
+      t = fp16_bits_to_float(fp16_round_stochastic(updated, bits));
+    } else {
+      t = bf16_to_float(bf16_round_stochastic(updated, bits));
+    }
+  }
+  return T(t + k.perturb_scale * z_new);
+}
+
+template <typename T>
+void run(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k) {
+  constexpr bool kHalf = !std::is_same_v<T, float>;
+  for (const auto& s : segments) {
+    if (s.numel == 0) continue;
+    const int64_t first_group = s.global_index >> 2;
+    const int64_t last_group = (s.global_index + s.numel - 1) >> 2;
+    at::parallel_for(first_group, last_group + 1, 1 << 14, [&](int64_t g_begin, int64_t g_end) {
+      for (int64_t g = g_begin; g < g_end; ++g) {
+        const rng::Normal4 z = k.perturb_scale != 0.0f ? rng::normal4(k.perturb_seed, uint64_t(g)) : rng::Normal4{};
+        rng::Normal4 zp{};
+        rng::Words4 bits{};
+        if (k.has_update) {
+          zp = rng::normal4(k.update_seed, uint64_t(g));
+          if (kHalf) bits = rng::philox_words(k.update_seed, uint64_t(g), rng::kStreamRounding);
+        }
+        for (int lane = 0; lane < 4; ++lane) {
+          const int64_t i = 4 * g + lane;
+          if (i < s.global_index || i >= s.global_index + s.numel) continue;
+          T* p = slab + s.slab_offset + (i - s.global_index);
+          const float theta = load(p);
+          const float updated = k.has_update ? zo_updated_value(theta, zp.z[lane], s.decay != 0, k) : theta;
+          if constexpr (kHalf) {
+            *p = finish<T>(updated, z.z[lane], k.has_update, bits.w[lane], k);
+          } else {
+            *p = updated + k.perturb_scale * z.z[lane];
+          }
+        }
+      }
+    });
+  }
+}
+
+}  // namespace
+
+void zo_pass_cpu(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k) {
+  switch (dtype) {
+    case DType::f32: return run(static_cast<float*>(slab), segments, k);
+    case DType::f16: return run(static_cast<c10::Half*>(slab), segments, k);
+    case DType::bf16: return run(static_cast<c10::BFloat16*>(slab), segments, k);
+    default: throw std::invalid_argument("zo_pass_cpu: slab dtype must be fp32, fp16 or bf16");
+  }
+}
+
+}  // namespace zo2

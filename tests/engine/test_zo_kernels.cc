@@ -1,0 +1,150 @@
+// The fused ZO pass against a plainly written reference (z materialised from the RNG contract, double arithmetic),
+// stochastic rounding's unbiasedness, and the CUDA kernel against the CPU loop when a GPU is present.
+#include "catch_aten.h"
+
+#include <ATen/ATen.h>
+
+#include "core/philox.h"
+#include "engine/cuda_glue.h"
+#include "engine/param_slab.h"
+#include "engine/zo_kernels.h"
+#include "test_util.h"
+
+using namespace zo2;
+
+namespace {
+
+// A layout of random tensor sizes starting at a random (generally unaligned) global index.
+SlabLayout random_layout(std::mt19937_64& rng, DType dtype) {
+  std::vector<TensorSpec> specs;
+  const int n = 1 + rng() % 6;
+  for (int i = 0; i < n; ++i) specs.push_back({"t" + std::to_string(i), {int64_t(1 + rng() % 3000)}, bool(rng() % 2)});
+  return make_slab_layout(specs, int64_t(rng() % (uint64_t(1) << 40)), dtype);
+}
+
+ZoPassCoeffs random_coeffs(std::mt19937_64& rng, bool update) {
+  std::uniform_real_distribution<float> u(0.5f, 2.0f);
+  ZoPassCoeffs k;
+  k.has_update = update;
+  k.update_seed = rng();
+  k.lr = 1e-2f * u(rng);
+  k.projected_grad = (rng() % 2 ? 1.0f : -1.0f) * u(rng);
+  k.weight_decay = 0.1f * u(rng);
+  k.perturb_seed = rng();
+  k.perturb_scale = (rng() % 2 ? 1e-3f : -2e-3f) * u(rng);
+  return k;
+}
+
+// The reference: materialised z, unfused double arithmetic, one tensor at a time.
+at::Tensor reference_pass(const ParamSlab& slab, const ZoPassCoeffs& k) {
+  at::Tensor out = slab.flat.to(at::kDouble).clone();
+  for (const auto& e : slab.layout.entries) {
+    auto z = at::empty({e.numel}, at::kDouble), zp = at::empty({e.numel}, at::kDouble);
+    for (int64_t i = 0; i < e.numel; ++i) {
+      z[i] = rng::normal_at(k.perturb_seed, uint64_t(e.global_index + i));
+      zp[i] = rng::normal_at(k.update_seed, uint64_t(e.global_index + i));
+    }
+    at::Tensor theta = out.narrow(0, e.offset, e.numel);
+    if (k.has_update) {
+      const double wd = e.decay ? k.weight_decay : 0.0;
+      theta.sub_(double(k.lr) * (double(k.projected_grad) * zp + wd * theta));
+    }
+    theta.add_(double(k.perturb_scale) * z);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("fused fp32 pass equals the unfused reference, and leaves padding alone") {
+  const uint64_t seed = test::fresh_seed();
+  INFO("seed " << seed);
+  std::mt19937_64 rng(seed);
+  at::manual_seed(seed);
+  for (int trial = 0; trial < 4; ++trial) {
+    const SlabLayout layout = random_layout(rng, DType::f32);
+    ParamSlab slab = ParamSlab::allocate(layout, at::kCPU);
+    slab.flat.fill_(12345.0);  // poison: padding must keep it
+    for (auto& v : slab.views) v.normal_(0.0, 0.05);
+    const bool update = trial % 2 == 0;
+    const ZoPassCoeffs k = random_coeffs(rng, update);
+    const at::Tensor expect = reference_pass(slab, k);
+    zo_pass_cpu(slab.flat.data_ptr(), DType::f32, zo_segments(layout), k);
+    CHECK(test::rel_error(slab.flat, expect) < 1e-6);  // fp32 rounding of a few operations
+    CHECK(at::equal(slab.flat.eq(12345.0).sum(), expect.eq(12345.0).sum()));
+  }
+}
+
+TEST_CASE("fused 16-bit passes round to nearest within one ulp of the exact value") {
+  const uint64_t seed = test::fresh_seed();
+  INFO("seed " << seed);
+  std::mt19937_64 rng(seed);
+  at::manual_seed(seed);
+  for (DType dt : {DType::f16, DType::bf16}) {
+    const SlabLayout layout = random_layout(rng, dt);
+    ParamSlab slab = ParamSlab::allocate(layout, at::kCPU);
+    for (auto& v : slab.views) v.normal_(0.0, 0.05);
+    const ZoPassCoeffs k = random_coeffs(rng, /*update=*/false);
+    const at::Tensor expect = reference_pass(slab, k);
+    zo_pass_cpu(slab.flat.data_ptr(), dt, zo_segments(layout), k);
+    // One ulp of the format at each value: 2^-10 (fp16) or 2^-7 (bf16) relative.
+    const double ulp = dt == DType::f16 ? 1.0 / 1024 : 1.0 / 128;
+    at::Tensor err = (slab.flat.to(at::kDouble) - expect).abs();
+    at::Tensor bound = expect.abs() * ulp + 1e-7;
+    CHECK(err.le(bound).all().item<bool>());
+  }
+}
+
+TEST_CASE("16-bit updates far below half an ulp still move the weights (stochastic rounding)") {
+  const uint64_t seed = test::fresh_seed();
+  INFO("seed " << seed);
+  std::mt19937_64 rng(seed);
+  for (DType dt : {DType::bf16, DType::f16}) {
+    const int64_t n = 1 << 20;
+    const SlabLayout layout = make_slab_layout({{"w", {n}, false}}, int64_t(rng() % 1000000), dt);
+    ParamSlab slab = ParamSlab::allocate(layout, at::kCPU);
+    slab.flat.fill_(0.02);  // a typical weight; its ulp: 2^-13 (bf16), 2^-16 (fp16)
+    ZoPassCoeffs k;
+    k.has_update = true;
+    k.update_seed = rng();
+    k.lr = 1e-7f;
+    k.projected_grad = 3.0f;  // |lr*g*z| ~ 3e-7: 1/400 of a bf16 ulp, 1/50 of an fp16 ulp
+    zo_pass_cpu(slab.flat.data_ptr(), dt, zo_segments(layout), k);
+    at::Tensor z = at::empty({n}, at::kDouble);
+    for (int64_t i = 0; i < n; ++i) z[i] = rng::normal_at(k.update_seed, uint64_t(layout.entries[0].global_index + i));
+    at::Tensor delta = slab.flat.to(at::kDouble) - double(c10::BFloat16(0.02f));
+    if (dt == DType::f16) delta = slab.flat.to(at::kDouble) - double(c10::Half(0.02f));
+    // Exact update: -lr*g*z, whose projection on z is -lr*g*n. Stochastic rounding adds noise of about ulp*sqrt(p)
+    // per element (p = |lr*g*z|/ulp), projecting to ulp*sqrt(n*p): the signal is sqrt(n*lr*g/ulp) = 50 (bf16) to 140
+    // (fp16) noise sigmas, so a 25% band is over 12 sigma wide. Round-to-nearest would give exactly 0.
+    const double projected = (delta * z).sum().item<double>();
+    const double exact = -double(k.lr) * k.projected_grad * (z * z).sum().item<double>();
+    INFO(dtype_name(dt) << ": projected " << projected << " exact " << exact);
+    CHECK(std::abs(projected - exact) < 0.25 * std::abs(exact));
+  }
+}
+
+TEST_CASE("the CUDA kernel computes what the CPU loop computes") {
+  if (!cuda_available()) SKIP("no GPU on this machine");
+  const uint64_t seed = test::fresh_seed();
+  INFO("seed " << seed);
+  std::mt19937_64 rng(seed);
+  at::manual_seed(seed);
+  for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
+    for (bool update : {false, true}) {
+      const SlabLayout layout = random_layout(rng, dt);
+      ParamSlab cpu = ParamSlab::allocate(layout, at::kCPU);
+      for (auto& v : cpu.views) v.normal_(0.0, 0.05);
+      ParamSlab gpu = ParamSlab::over(layout, cpu.flat.to(at::kCUDA));
+      const ZoPassCoeffs k = random_coeffs(rng, update);
+      zo_pass_cpu(cpu.flat.data_ptr(), dt, zo_segments(layout), k);
+      zo_pass_cuda(gpu.flat.data_ptr(), dt, zo_segments(layout), k, current_cuda_stream());
+      cuda_synchronize();
+      // fp32: logf/sincos rounding on either side (about 1e-7 of z) times |scale|; 16-bit: at most one ulp apart
+      // where the two round differently (stochastic rounding uses the same bits on both).
+      const double tol = dt == DType::f32 ? 1e-6 : (dt == DType::f16 ? 2e-3 : 1e-2);
+      INFO(dtype_name(dt) << " update " << update);
+      CHECK(test::rel_error(gpu.flat, cpu.flat) < tol);
+    }
+  }
+}
