@@ -1,0 +1,368 @@
+// The plan builder: ZO2's step schedule (both passes advance block by block, each block uploaded once) from a
+// model shape and a policy, with the structural checks every executor relies on.
+#include "core/plan.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "core/slab_layout.h"
+
+namespace zo2 {
+
+std::string_view queue_name(Queue q) {
+  switch (q) {
+    case Queue::h2d: return "h2d";
+    case Queue::compute: return "compute";
+    case Queue::d2h: return "d2h";
+    case Queue::host: return "host";
+    case Queue::host_update: return "host_update";
+  }
+  return "?";
+}
+
+std::string_view op_kind_name(OpKind k) {
+  switch (k) {
+    case OpKind::upload: return "upload";
+    case OpKind::zo_update: return "zo_update";
+    case OpKind::zo_perturb: return "zo_perturb";
+    case OpKind::zo_minus: return "zo_minus";
+    case OpKind::zo_restore: return "zo_restore";
+    case OpKind::forward: return "forward";
+    case OpKind::embed: return "embed";
+    case OpKind::head: return "head";
+    case OpKind::download: return "download";
+    case OpKind::replay: return "replay";
+    case OpKind::alloc: return "alloc";
+    case OpKind::free: return "free";
+    case OpKind::host_update: return "host_update";
+    case OpKind::loss: return "loss";
+  }
+  return "?";
+}
+
+int64_t wire_bytes(const ModelShape& shape, DType dt) {
+  const SlabLayout layout = block_layout(shape, 0, dt);
+  int64_t bytes = layout.bytes();
+  if (dt == DType::fp8_e4m3) bytes += (layout.elements + kFp8GroupElements - 1) / kFp8GroupElements * 4;
+  return bytes;
+}
+
+bool writeback_due(int64_t layer, int64_t step, int64_t writeback) {
+  return (step + layer) % writeback == writeback - 1;
+}
+
+int64_t replays_due(int64_t layer, int64_t step, int64_t writeback) { return (step + layer) % writeback; }
+
+int Plan::find(std::string_view name) const {
+  for (size_t i = 0; i < ops.size(); ++i)
+    if (ops[i].name == name) return int(i);
+  return -1;
+}
+
+namespace {
+
+std::string layer_tag(int64_t layer) { return fmt::format("L{:02d}", layer); }
+
+class Builder {
+ public:
+  Builder(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq, int64_t step, Plan& plan)
+      : s_(shape), p_(policy), B_(batch), T_(seq), step_(step), plan_(plan) {}
+
+  void build() {
+    const int64_t elt = dtype_bytes(p_.dtype);
+    tokens_ = B_ * T_;
+    block_params_ = s_.block_params();
+    compute_bytes_ = block_layout(s_, 0, p_.dtype).bytes();
+    wire_bytes_ = wire_bytes(s_, p_.wire);
+    master_bytes_ = block_layout(s_, 0, p_.master).bytes();
+    writes_back_ = p_.gpu_writes_back();
+    for (int64_t l = 0; l < p_.layers(); ++l)
+      if (p_.offload[size_t(l)]) offloaded_.push_back(l);
+    const int64_t n_off = int64_t(offloaded_.size());
+    // D+1 slots hold the computing block and the D prefetched ones; one more holds the block being copied back
+    // while the next upload lands, so the copy back never stalls the pipeline.
+    int64_t slots = n_off == 0 ? 0 : p_.prefetch + 1 + (writes_back_ ? 1 : 0);
+    slots = std::min(slots, n_off);
+    plan_.slot_count = int(slots);
+    plan_.slot_bytes = wire_bytes_ + (p_.wire != p_.dtype ? compute_bytes_ : 0);
+    plan_.wire_block_bytes = wire_bytes_;
+    plan_.compute_block_bytes = compute_bytes_;
+    upload_.assign(size_t(n_off), -1);
+    restore_.assign(size_t(n_off), -1);
+    release_.assign(size_t(n_off), -1);
+
+    // Resident group, embedding side: the pending update and +eps, then both passes' embeddings.
+    const int64_t res_params = s_.resident_params();
+    const int64_t res_bytes = resident_layout(s_, p_.dtype).bytes();
+    const int64_t embed_mem = 3 * tokens_ * s_.hidden * elt;
+    const double embed_flops = s_.has_projection() ? 2.0 * double(tokens_) * s_.hidden * s_.word_embed_proj_dim : 0.0;
+    int a = add_zo("zo+/resident", OpKind::zo_update, -1, res_params, 2 * res_bytes, 2 * res_params, {});
+    int ep = add(make("embed/fwd+", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, 2), {a});
+    int b = add_zo("zo-/resident", OpKind::zo_minus, -1, res_params, 2 * res_bytes, res_params, {ep});
+    int em = add(make("embed/fwd-", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, 2), {b});
+    int resident_restore = add_zo("zo=/resident", OpKind::zo_restore, -1, res_params, 2 * res_bytes, res_params, {em});
+    int prev_plus = ep, prev_minus = em;
+
+    for (int64_t j = 0; j <= p_.prefetch && j < n_off; ++j) issue_upload(j);
+
+    int64_t i = 0;  // index among offloaded blocks
+    for (int64_t l = 0; l < p_.layers(); ++l) {
+      const bool off = p_.offload[size_t(l)];
+      const std::string tag = layer_tag(l);
+      std::vector<int> first_deps;
+      int slot = -1;
+      if (off) {
+        first_deps.push_back(upload_[size_t(i)]);
+        slot = plan_.ops[size_t(upload_[size_t(i)])].slot;
+        const int64_t r = writes_back_ ? replays_due(l, step_, p_.writeback) : 0;
+        if (r > 0) {
+          Op op = make("replay/" + tag, OpKind::replay, Queue::compute, l, 0, 2 * authority_bytes(), 1);
+          op.rng_samples = r * block_params_;
+          op.elements = block_params_;
+          op.updates = r;
+          op.slot = slot;
+          first_deps = {add(op, first_deps)};
+        }
+      }
+      const int64_t zp_bytes = zo_bytes(off, true), zx_bytes = zo_bytes(off, false);
+      int zp = add_zo("zo+/" + tag, OpKind::zo_update, l, block_params_, zp_bytes, 2 * block_params_, first_deps, slot);
+      const double fwd_flops = s_.block_forward_flops(B_, T_);
+      const int64_t fwd_mem = compute_bytes_ + tokens_ * (10 * s_.hidden + 2 * s_.ffn) * elt;
+      Op fp_op = make("fwd+/" + tag, OpKind::forward, Queue::compute, l, fwd_flops, fwd_mem, 10);
+      fp_op.slot = slot;
+      int fp = add(fp_op, {zp, prev_plus});
+      int zm = add_zo("zo-/" + tag, OpKind::zo_minus, l, block_params_, zx_bytes, block_params_, {fp}, slot);
+      Op fm_op = make("fwd-/" + tag, OpKind::forward, Queue::compute, l, fwd_flops, fwd_mem, 10);
+      fm_op.slot = slot;
+      int fm = add(fm_op, {zm, prev_minus});
+      int zr = add_zo("zo=/" + tag, OpKind::zo_restore, l, block_params_, zx_bytes, block_params_, {fm}, slot);
+      prev_plus = fp;
+      prev_minus = fm;
+      if (off) {
+        restore_[size_t(i)] = zr;
+        int release = zr;
+        if (writes_back_ && writeback_due(l, step_, p_.writeback)) {
+          Op d = make("d2h/" + tag, OpKind::download, Queue::d2h, l, 0, 0, 0);
+          d.link_bytes = wire_bytes_;
+          d.slot = slot;
+          release = add(d, {zr});
+        }
+        if (!writes_back_) {
+          // The host updates its master after the upload has read it, off the GPU's critical path; the next step's
+          // upload of this block needs it done (the step ends only when every op has).
+          Op h = make("host/update/" + tag, OpKind::host_update, Queue::host_update, l, 0,
+                      2 * master_bytes_ + (p_.wire != p_.master ? wire_bytes_ : 0), 0);
+          h.rng_samples = block_params_;
+          h.elements = block_params_;
+          h.updates = 1;
+          add(h, {upload_[size_t(i)]});
+        }
+        release_[size_t(i)] = release;
+        if (i + p_.prefetch + 1 < n_off) issue_upload(i + p_.prefetch + 1);
+        if (p_.slots == SlotMode::alloc) {
+          Op f = make("free/" + tag, OpKind::free, Queue::host, l, 0, 0, 0);
+          f.link_bytes = plan_.slot_bytes;
+          add(f, {release});
+        }
+        ++i;
+      }
+    }
+
+    // Resident group, head side: the tied head sees the perturbed embedding again (+eps, -2eps, +eps, no update).
+    int hz = add_zo("zo+/head", OpKind::zo_perturb, -1, res_params, 2 * res_bytes, res_params, {resident_restore});
+    const double head_flops = s_.head_forward_flops(B_, T_);
+    const int64_t head_mem = s_.vocab_size * s_.word_embed_proj_dim * elt + tokens_ * s_.vocab_size * (elt + 8);
+    int hp = add(make("head/fwd+", OpKind::head, Queue::compute, -1, head_flops, head_mem, 4), {hz, prev_plus});
+    int hm = add_zo("zo-/head", OpKind::zo_minus, -1, res_params, 2 * res_bytes, res_params, {hp});
+    int hf = add(make("head/fwd-", OpKind::head, Queue::compute, -1, head_flops, head_mem, 4), {hm, prev_minus});
+    add_zo("zo=/head", OpKind::zo_restore, -1, res_params, 2 * res_bytes, res_params, {hf});
+    add(make("loss", OpKind::loss, Queue::host, -1, 0, 0, 0), {hp, hf});
+  }
+
+ private:
+  Queue q(Queue wanted) const { return p_.overlap ? wanted : Queue::compute; }
+
+  Op make(std::string name, OpKind kind, Queue queue, int64_t layer, double flops, int64_t mem, int kernels) const {
+    Op op;
+    op.name = std::move(name);
+    op.kind = kind;
+    op.queue = q(queue);
+    op.layer = layer;
+    op.flops = flops;
+    op.mem_bytes = mem;
+    op.kernels = kernels;
+    return op;
+  }
+
+  int add(Op op, std::vector<int> deps) {
+    op.deps = std::move(deps);
+    plan_.ops.push_back(std::move(op));
+    return int(plan_.ops.size()) - 1;
+  }
+
+  int add_zo(std::string name, OpKind kind, int64_t layer, int64_t params, int64_t mem, int64_t rng,
+             std::vector<int> deps, int slot = -1) {
+    Op op = make(std::move(name), kind, Queue::compute, layer, 0, mem, 1);
+    op.elements = params;
+    op.rng_samples = rng;
+    op.updates = kind == OpKind::zo_update ? 1 : 0;
+    op.slot = slot;
+    return add(op, std::move(deps));
+  }
+
+  // Bytes of the copy that holds a block's parameters on the GPU: the wire buffer when the GPU writes back (it must
+  // keep the exact values it will copy back), else the compute buffer.
+  int64_t authority_bytes() const { return p_.wire == p_.dtype ? compute_bytes_ : wire_bytes_; }
+
+  // Device bytes a ZO pass reads and writes. Same formats: read and write the slab once. A wire buffer that differs
+  // from the compute format: the GPU updates the wire copy and writes a compute-format copy for the forward; with the
+  // wire below the master only zo+ reads the wire copy and the later passes work on the compute copy.
+  int64_t zo_bytes(bool offloaded, bool first) const {
+    if (!offloaded || p_.wire == p_.dtype) return 2 * compute_bytes_;
+    if (writes_back_) return 2 * wire_bytes_ + compute_bytes_;
+    return first ? wire_bytes_ + compute_bytes_ : 2 * compute_bytes_;
+  }
+
+  void issue_upload(int64_t j) {
+    const int64_t layer = offloaded_[size_t(j)];
+    const std::string tag = layer_tag(layer);
+    std::vector<int> deps;
+    const int64_t window = j - p_.prefetch - 1;  // at most D blocks uploaded ahead of the one computing
+    if (window >= 0) deps.push_back(restore_[size_t(window)]);
+    const int slots = plan_.slot_count;
+    int slot = -1;
+    if (p_.slots == SlotMode::reuse) {
+      slot = int(j % slots);
+      if (j - slots >= 0) {
+        const int prev = release_[size_t(j - slots)];
+        if (std::find(deps.begin(), deps.end(), prev) == deps.end()) deps.push_back(prev);
+      }
+    } else {
+      Op a = make("alloc/" + tag, OpKind::alloc, Queue::host, layer, 0, 0, 0);
+      a.link_bytes = plan_.slot_bytes;
+      deps = {add(a, deps)};
+    }
+    Op u = make("h2d/" + tag, OpKind::upload, Queue::h2d, layer, 0, 0, 0);
+    u.link_bytes = wire_bytes_;
+    u.slot = slot;
+    upload_[size_t(j)] = add(u, deps);
+  }
+
+  const ModelShape& s_;
+  const Policy& p_;
+  int64_t B_, T_, step_;
+  Plan& plan_;
+  int64_t tokens_ = 0, block_params_ = 0, compute_bytes_ = 0, wire_bytes_ = 0, master_bytes_ = 0;
+  bool writes_back_ = true;
+  std::vector<int64_t> offloaded_;
+  std::vector<int> upload_, restore_, release_;
+};
+
+}  // namespace
+
+Plan build_plan(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq, int64_t step,
+                const MemoryModel& memory_model) {
+  policy.validate();
+  if (policy.layers() != shape.layers)
+    throw std::invalid_argument(fmt::format("plan: the policy is resolved for {} layers but the model has {}",
+                                            policy.layers(), shape.layers));
+  if (batch <= 0) throw std::invalid_argument(fmt::format("--batch: expected an integer >= 1, got {}", batch));
+  if (seq <= 0 || seq > shape.max_positions)
+    throw std::invalid_argument(
+        fmt::format("--seq: expected an integer in 1..{} (the model's positions), got {}", shape.max_positions, seq));
+  if (step < 0) throw std::invalid_argument(fmt::format("plan: step must be >= 0, got {}", step));
+  Plan plan;
+  plan.shape = shape;
+  plan.policy = policy;
+  plan.batch = batch;
+  plan.seq = seq;
+  plan.step = step;
+  plan.ops.reserve(size_t(shape.layers) * 9 + 16);
+  Builder(shape, policy, batch, seq, step, plan).build();
+  plan.memory = predict_memory(shape, policy, batch, seq, plan.slot_count, plan.slot_bytes, memory_model);
+  if (policy.gpu_mem_budget > 0 && plan.memory.gpu_total() > policy.gpu_mem_budget)
+    throw std::invalid_argument(fmt::format("--gpu-mem-budget {} ({} B): the plan needs {} B of GPU memory: {}",
+                                            format_bytes(policy.gpu_mem_budget), policy.gpu_mem_budget,
+                                            plan.memory.gpu_total(), plan.memory.describe_gpu()));
+  return plan;
+}
+
+void Plan::validate() const {
+  const int n = int(ops.size());
+  // Queue order is an edge too: the previous op on the same queue.
+  std::vector<int> prev_on_queue(size_t(n), -1);
+  int last[kQueueCount];
+  std::fill(std::begin(last), std::end(last), -1);
+  for (int i = 0; i < n; ++i) {
+    const Op& op = ops[size_t(i)];
+    for (int d : op.deps)
+      if (d < 0 || d >= i)
+        throw std::logic_error(fmt::format("plan: op {} '{}' depends on op {}, which is not an earlier op", i, op.name, d));
+    prev_on_queue[size_t(i)] = last[int(op.queue)];
+    last[int(op.queue)] = i;
+  }
+  auto reaches = [&](int from, int target) {  // is `target` an ancestor of `from`?
+    std::vector<char> seen(size_t(n), 0);
+    std::vector<int> stack{from};
+    while (!stack.empty()) {
+      int x = stack.back();
+      stack.pop_back();
+      if (x == target) return true;
+      if (x < target || seen[size_t(x)]) continue;
+      seen[size_t(x)] = 1;
+      for (int d : ops[size_t(x)].deps) stack.push_back(d);
+      if (prev_on_queue[size_t(x)] >= 0) stack.push_back(prev_on_queue[size_t(x)]);
+    }
+    return false;
+  };
+  // Each offloaded block uploaded exactly once, no resident block uploaded; every op of a block after its upload.
+  std::vector<int> upload(size_t(shape.layers), -1);
+  for (int i = 0; i < n; ++i) {
+    const Op& op = ops[size_t(i)];
+    if (op.kind != OpKind::upload) continue;
+    if (op.layer < 0 || op.layer >= shape.layers || !policy.offload[size_t(op.layer)])
+      throw std::logic_error(fmt::format("plan: op {} '{}' uploads a block that is not offloaded", i, op.name));
+    if (upload[size_t(op.layer)] >= 0)
+      throw std::logic_error(fmt::format("plan: block {} is uploaded twice ('{}')", op.layer, op.name));
+    upload[size_t(op.layer)] = i;
+  }
+  for (int64_t l = 0; l < shape.layers; ++l)
+    if (policy.offload[size_t(l)] && upload[size_t(l)] < 0)
+      throw std::logic_error(fmt::format("plan: offloaded block {} is never uploaded", l));
+  for (int i = 0; i < n; ++i) {
+    const Op& op = ops[size_t(i)];
+    if (op.layer < 0 || op.kind == OpKind::upload || op.kind == OpKind::alloc || op.kind == OpKind::free) continue;
+    const int u = upload[size_t(op.layer)];
+    if (u >= 0 && !reaches(i, u))
+      throw std::logic_error(fmt::format("plan: op '{}' does not wait for its block's upload '{}'", op.name, ops[size_t(u)].name));
+  }
+  // A slot passes from one block to the next only after every op of the previous occupant has finished.
+  std::vector<int> slot_last_use;
+  std::vector<int64_t> slot_layer;
+  for (int i = 0; i < n; ++i) {
+    const Op& op = ops[size_t(i)];
+    if (op.slot < 0) continue;
+    if (size_t(op.slot) >= slot_last_use.size()) {
+      slot_last_use.resize(size_t(op.slot) + 1, -1);
+      slot_layer.resize(size_t(op.slot) + 1, -1);
+    }
+    const size_t s = size_t(op.slot);
+    if (op.kind == OpKind::upload && slot_layer[s] >= 0 && slot_layer[s] != op.layer) {
+      // every op of the previous occupant must be an ancestor of this upload
+      for (int k = 0; k < i; ++k) {
+        const Op& prev = ops[size_t(k)];
+        if (prev.slot == op.slot && prev.layer == slot_layer[s] && !reaches(i, k))
+          throw std::logic_error(fmt::format("plan: '{}' writes slot {} while '{}' may still use it", op.name, op.slot,
+                                             prev.name));
+      }
+    }
+    if (op.kind == OpKind::upload) slot_layer[s] = op.layer;
+    else if (slot_layer[s] != op.layer)
+      throw std::logic_error(fmt::format("plan: '{}' uses slot {}, which holds block {}", op.name, op.slot, slot_layer[s]));
+    slot_last_use[s] = i;
+  }
+}
+
+}  // namespace zo2

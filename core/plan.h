@@ -1,0 +1,93 @@
+// One ZO step as data: operations on queues with explicit dependency edges and GPU slot assignments. The CUDA
+// executor, the CPU reference executor and the simulator all walk this; none of them holds policy logic.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/model_shape.h"
+#include "core/plan_memory.h"
+#include "core/policy.h"
+
+namespace zo2 {
+
+// Queues are in order, like CUDA streams: an op starts only after the op before it on its queue has finished.
+// h2d/compute/d2h are GPU streams; host is the main host thread (allocation, the one wait for the losses);
+// host_update is the host worker pool that updates the master when the wire is below the master.
+enum class Queue : uint8_t { h2d, compute, d2h, host, host_update };
+constexpr int kQueueCount = 5;
+std::string_view queue_name(Queue q);
+
+enum class OpKind : uint8_t {
+  upload,       // h2d/L07: host slab -> GPU slot, wire format
+  zo_update,    // zo+/L07, zo+/resident: pending update (g_prev * z_prev + wd) and +eps z
+  zo_perturb,   // zo+/head: +eps z only (the tied head's second visit of the resident group; no pending update)
+  zo_minus,     // zo-/...: -2 eps z
+  zo_restore,   // zo=/...: +eps z, back to theta
+  forward,      // fwd+/L07, fwd-/L07: one block's forward for one pass
+  embed,        // embed/fwd+, embed/fwd-
+  head,         // head/fwd+, head/fwd-: final norm, logits and the pass's loss on the GPU
+  download,     // d2h/L07: GPU slot -> host slab
+  replay,       // replay/L07: regenerated pending updates of the steps since the block was last copied back
+  alloc,        // alloc/L07 (--slots alloc): cudaMalloc of one slot
+  free,         // free/L07 (--slots alloc)
+  host_update,  // host/update/L07: the host applies the pending update to its master from the regenerated z
+  loss,         // loss: the host waits for the two losses (the one host wait of a step) and forms g
+};
+std::string_view op_kind_name(OpKind k);
+
+struct Op {
+  std::string name;          // the NVTX range / trace event / CSV key, e.g. "fwd+/L07"
+  OpKind kind = OpKind::forward;
+  Queue queue = Queue::compute;
+  int64_t layer = -1;        // block index, -1 for the resident group, head, loss
+  int slot = -1;             // GPU slot (offloaded blocks), -1 otherwise
+  int64_t link_bytes = 0;    // copies: bytes on the link (wire format incl. fp8 scales); alloc/free: slot bytes
+  double flops = 0;          // forward/head FLOPs (multiply-add = 2)
+  int64_t mem_bytes = 0;     // device (or host, for host_update) memory bytes read plus written
+  int64_t rng_samples = 0;   // normal samples the op regenerates (z of this step and of pending updates)
+  int64_t elements = 0;      // parameters touched (ZO passes, host update)
+  int kernels = 0;           // kernel launches (launch overhead)
+  int64_t updates = 0;       // replay/zo+: pending updates applied (replay: steps regenerated)
+  bool pinned = true;        // copies: host side pinned (false models pageable memory)
+  std::vector<int> deps;     // indices of earlier ops that must finish first (besides queue order)
+};
+
+struct Plan {
+  ModelShape shape;
+  Policy policy;
+  int64_t batch = 1, seq = 2048;
+  int64_t step = 0;           // step index; with --writeback K the plan repeats every K steps
+  int slot_count = 0;         // GPU slots (reuse) or the most live allocations planned for (alloc)
+  int64_t slot_bytes = 0;     // one slot: wire buffer plus a compute-format buffer when the formats differ
+  int64_t wire_block_bytes = 0;     // one block on the link
+  int64_t compute_block_bytes = 0;  // one block in the compute format
+  std::vector<Op> ops;        // program order: the order the host enqueues them
+  MemoryPrediction memory;
+
+  int64_t tokens() const { return batch * seq; }
+  // Checks the structural invariants (deps point to earlier ops, slots are handed over through a dependency,
+  // each offloaded block is uploaded once); throws std::logic_error naming the op.
+  void validate() const;
+  int find(std::string_view name) const;  // index of the op, -1 if absent
+};
+
+// Bytes of block `layer` in format `dt` on the link: the 256-byte-aligned slab, plus for fp8 one fp32 scale per
+// 128 slab elements (views start on 256-element boundaries in fp8, so a group never straddles two tensors).
+constexpr int64_t kFp8GroupElements = 128;
+int64_t wire_bytes(const ModelShape& shape, DType dt);
+
+// The step schedule. `step` selects which blocks are copied back and how many updates replay with --writeback K
+// (block l is copied back at the steps s with (s + l) % K == K - 1, so each step copies back about 1/K of the
+// blocks). Throws std::invalid_argument (with the prediction's terms) when the policy's --gpu-mem-budget is
+// exceeded. `memory_model` holds the named constants of the memory prediction.
+Plan build_plan(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq, int64_t step = 0,
+                const MemoryModel& memory_model = MemoryModel{});
+
+// Replays pending at block `layer` at `step` with --writeback K: updates made on the GPU since its last copy back,
+// excluding the latest (applied by zo+).
+int64_t replays_due(int64_t layer, int64_t step, int64_t writeback);
+bool writeback_due(int64_t layer, int64_t step, int64_t writeback);
+
+}  // namespace zo2

@@ -1,0 +1,164 @@
+// Plan <-> JSON and the plan's text table.
+#include "core/plan_json.h"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+namespace zo2 {
+
+using nlohmann::json;
+
+static json terms_to_json(const std::vector<MemoryTerm>& terms) {
+  json a = json::array();
+  for (const auto& t : terms) a.push_back({{"name", t.name}, {"bytes", t.bytes}, {"what", t.what}});
+  return a;
+}
+
+json plan_to_json(const Plan& p) {
+  json ops = json::array();
+  for (const auto& op : p.ops) {
+    ops.push_back({{"name", op.name},
+                   {"kind", std::string(op_kind_name(op.kind))},
+                   {"queue", std::string(queue_name(op.queue))},
+                   {"layer", op.layer},
+                   {"slot", op.slot},
+                   {"link_bytes", op.link_bytes},
+                   {"flops", op.flops},
+                   {"mem_bytes", op.mem_bytes},
+                   {"rng_samples", op.rng_samples},
+                   {"elements", op.elements},
+                   {"kernels", op.kernels},
+                   {"updates", op.updates},
+                   {"pinned", op.pinned},
+                   {"deps", op.deps}});
+  }
+  return json{{"model", shape_to_hf_config(p.shape, std::string(dtype_name(p.policy.dtype)))},
+              {"policy", policy_to_json(p.policy)},
+              {"batch", p.batch},
+              {"seq", p.seq},
+              {"step", p.step},
+              {"slot_count", p.slot_count},
+              {"slot_bytes", p.slot_bytes},
+              {"wire_block_bytes", p.wire_block_bytes},
+              {"compute_block_bytes", p.compute_block_bytes},
+              {"memory",
+               {{"gpu", terms_to_json(p.memory.gpu)},
+                {"gpu_total", p.memory.gpu_total()},
+                {"host", terms_to_json(p.memory.host)},
+                {"host_total", p.memory.host_total()}}},
+              {"ops", ops}};
+}
+
+namespace {
+
+template <typename T>
+T field(const json& j, const char* name, const std::string& where, const char* expected) {
+  auto it = j.find(name);
+  if (it == j.end()) throw std::invalid_argument(fmt::format("{}: missing field '{}' (expected {})", where, name, expected));
+  try {
+    return it->template get<T>();
+  } catch (const json::exception&) {
+    throw std::invalid_argument(fmt::format("{}: field '{}': expected {}, got {}", where, name, expected, it->dump()));
+  }
+}
+
+OpKind parse_kind(const std::string& s, const std::string& where) {
+  for (int k = 0; k <= int(OpKind::loss); ++k)
+    if (op_kind_name(OpKind(k)) == s) return OpKind(k);
+  throw std::invalid_argument(fmt::format("{}: field 'kind': '{}' is not an op kind", where, s));
+}
+
+Queue parse_queue(const std::string& s, const std::string& where) {
+  for (int q = 0; q < kQueueCount; ++q)
+    if (queue_name(Queue(q)) == s) return Queue(q);
+  throw std::invalid_argument(
+      fmt::format("{}: field 'queue': '{}' is not a queue (expected h2d, compute, d2h, host or host_update)", where, s));
+}
+
+std::vector<MemoryTerm> terms_from_json(const json& a, const std::string& where) {
+  std::vector<MemoryTerm> out;
+  if (!a.is_array()) throw std::invalid_argument(fmt::format("{}: expected an array of memory terms", where));
+  for (size_t i = 0; i < a.size(); ++i) {
+    const std::string w = fmt::format("{}[{}]", where, i);
+    out.push_back({field<std::string>(a[i], "name", w, "a string"), field<int64_t>(a[i], "bytes", w, "an integer"),
+                   a[i].value("what", std::string())});
+  }
+  return out;
+}
+
+}  // namespace
+
+Plan plan_from_json(const json& j, const std::string& where) {
+  if (!j.is_object()) throw std::invalid_argument(fmt::format("{}: expected a plan object", where));
+  Plan p;
+  p.shape = shape_from_hf_config(field<json>(j, "model", where, "an HF config object"), where + ": model");
+  p.policy = resolve_policy(policy_options_from_json(field<json>(j, "policy", where, "a policy object"), where + ": policy"),
+                            p.shape.layers);
+  p.batch = field<int64_t>(j, "batch", where, "an integer");
+  p.seq = field<int64_t>(j, "seq", where, "an integer");
+  p.step = field<int64_t>(j, "step", where, "an integer");
+  p.slot_count = field<int>(j, "slot_count", where, "an integer");
+  p.slot_bytes = field<int64_t>(j, "slot_bytes", where, "an integer");
+  p.wire_block_bytes = field<int64_t>(j, "wire_block_bytes", where, "an integer");
+  p.compute_block_bytes = field<int64_t>(j, "compute_block_bytes", where, "an integer");
+  const json memory = field<json>(j, "memory", where, "an object");
+  p.memory.gpu = terms_from_json(field<json>(memory, "gpu", where + ": memory", "an array"), where + ": memory.gpu");
+  p.memory.host = terms_from_json(field<json>(memory, "host", where + ": memory", "an array"), where + ": memory.host");
+  const json ops = field<json>(j, "ops", where, "an array of ops");
+  if (!ops.is_array()) throw std::invalid_argument(fmt::format("{}: field 'ops': expected an array", where));
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const json& o = ops[i];
+    const std::string w = fmt::format("{}: ops[{}]", where, i);
+    Op op;
+    op.name = field<std::string>(o, "name", w, "a string");
+    op.kind = parse_kind(field<std::string>(o, "kind", w, "a string"), w);
+    op.queue = parse_queue(field<std::string>(o, "queue", w, "a string"), w);
+    op.layer = o.value("layer", int64_t(-1));
+    op.slot = o.value("slot", -1);
+    op.link_bytes = o.value("link_bytes", int64_t(0));
+    op.flops = o.value("flops", 0.0);
+    op.mem_bytes = o.value("mem_bytes", int64_t(0));
+    op.rng_samples = o.value("rng_samples", int64_t(0));
+    op.elements = o.value("elements", int64_t(0));
+    op.kernels = o.value("kernels", 0);
+    op.updates = o.value("updates", int64_t(0));
+    op.pinned = o.value("pinned", true);
+    op.deps = field<std::vector<int>>(o, "deps", w, "an array of earlier op indices");
+    for (int d : op.deps)
+      if (d < 0 || size_t(d) >= i)
+        throw std::invalid_argument(fmt::format("{}: field 'deps': {} is not the index of an earlier op", w, d));
+    p.ops.push_back(std::move(op));
+  }
+  return p;
+}
+
+std::string plan_table(const Plan& p) {
+  std::string s = fmt::format("plan: {} layers, offload {}, prefetch {}, slots {} x {} B ({}), overlap {}, dtype {}, "
+                              "wire {}, master {}, writeback {}, step {}, batch {}, seq {}\n",
+                              p.shape.layers, format_offload(p.policy.offload), p.policy.prefetch, p.slot_count,
+                              p.slot_bytes, slot_mode_name(p.policy.slots), p.policy.overlap ? "on" : "off",
+                              dtype_name(p.policy.dtype), dtype_name(p.policy.wire), dtype_name(p.policy.master),
+                              p.policy.writeback, p.step, p.batch, p.seq);
+  s += fmt::format("{:>5}  {:<16} {:<12} {:>4}  {:>14}  {:>12}  {:>14}  {}\n", "#", "op", "queue", "slot", "link bytes",
+                   "GFLOP", "mem bytes", "deps");
+  for (size_t i = 0; i < p.ops.size(); ++i) {
+    const Op& op = p.ops[i];
+    s += fmt::format("{:>5}  {:<16} {:<12} {:>4}  {:>14}  {:>12.3f}  {:>14}  {}\n", i, op.name, queue_name(op.queue),
+                     op.slot >= 0 ? std::to_string(op.slot) : std::string("-"), op.link_bytes, op.flops * 1e-9,
+                     op.mem_bytes, fmt::join(op.deps, ","));
+  }
+  s += "GPU memory prediction:\n";
+  for (const auto& t : p.memory.gpu)
+    s += fmt::format("  {:<16} {:>16} B  {:>10}  {}\n", t.name, t.bytes, format_bytes(t.bytes), t.what);
+  s += fmt::format("  {:<16} {:>16} B  {:>10}\n", "total", p.memory.gpu_total(), format_bytes(p.memory.gpu_total()));
+  s += "host memory prediction:\n";
+  for (const auto& t : p.memory.host)
+    s += fmt::format("  {:<16} {:>16} B  {:>10}  {}\n", t.name, t.bytes, format_bytes(t.bytes), t.what);
+  s += fmt::format("  {:<16} {:>16} B  {:>10}\n", "total", p.memory.host_total(), format_bytes(p.memory.host_total()));
+  return s;
+}
+
+}  // namespace zo2

@@ -1,0 +1,46 @@
+// zo2 train: MeZO fine-tuning with progress lines, per-step metrics, results rows and a HuggingFace checkpoint.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "core/dtype.h"
+#include "engine/train_run.h"
+#include "experiments/commands.h"
+
+namespace zo2::cli {
+
+void add_train_command(CLI::App& app) {
+  struct Args {
+    TrainOptions o;
+    std::string dtype = "fp32", data, save, metrics, results;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand("train", "MeZO (zeroth-order SGD) fine-tuning");
+  cmd->add_option("--model", a->o.model, "HuggingFace OPT directory, or a preset (opt-125m ... opt-175b: random init)")
+      ->required();
+  cmd->add_option("--steps", a->o.steps, "number of ZO steps")->required();
+  cmd->add_option("--batch", a->o.batch, "sequences per step")->capture_default_str();
+  cmd->add_option("--seq", a->o.seq, "tokens per sequence")->capture_default_str();
+  cmd->add_option("--data", a->data, "int64 [N,T'] .npy of token ids (T' >= --seq); random tokens when absent");
+  cmd->add_option("--lr", a->o.hyper.lr, "learning rate")->capture_default_str();
+  cmd->add_option("--eps", a->o.hyper.eps, "perturbation scale")->capture_default_str();
+  cmd->add_option("--weight-decay", a->o.hyper.weight_decay, "weight decay (skips biases and norms)")
+      ->capture_default_str();
+  cmd->add_option("--seed", a->o.hyper.seed, "run seed (z, data order, random init)")->capture_default_str();
+  cmd->add_option("--device", a->o.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--dtype", a->dtype, "compute format: fp32, bf16, fp16")->capture_default_str();
+  cmd->add_option("--save", a->save, "write a HuggingFace checkpoint directory at the end");
+  cmd->add_option("--metrics", a->metrics, "write one CSV row per step");
+  cmd->add_option("--results", a->results, "append summary rows to a results CSV (experiments/results/)");
+  cmd->callback([a] {
+    TrainOptions o = a->o;
+    o.dtype = parse_dtype(a->dtype, "--dtype");
+    if (!a->data.empty()) o.data = a->data;
+    if (!a->save.empty()) o.save = a->save;
+    if (!a->metrics.empty()) o.metrics = a->metrics;
+    if (!a->results.empty()) o.results = a->results;
+    run_training(o, stdout);
+  });
+}
+
+}  // namespace zo2::cli

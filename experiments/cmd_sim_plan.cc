@@ -1,0 +1,49 @@
+// `zo2 plan`: prints the ops of one ZO step (queues, slots, bytes, FLOPs, dependencies) and its memory prediction.
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/plan_json.h"
+#include "experiments/cmd_sim_common.h"
+#include "experiments/cmd_sim_policy_flags.h"
+#include "experiments/commands.h"
+
+namespace zo2::cli {
+
+namespace {
+
+struct PlanArgs {
+  std::string model = "opt-1.3b", format = "table", out;
+  int64_t batch = 1, seq = 2048, step = 0;
+  PolicyOptions policy;
+};
+
+void run(const PlanArgs& a) {
+  const ModelShape shape = load_model(a.model);
+  const Policy policy = resolve_policy(a.policy, shape.layers);
+  const Plan plan = build_plan(shape, policy, a.batch, a.seq, a.step);
+  plan.validate();
+  write_output(a.out, a.format == "json" ? plan_to_json(plan).dump(2) + "\n" : plan_table(plan));
+}
+
+}  // namespace
+
+void add_plan_command(CLI::App& app) {
+  auto args = std::make_shared<PlanArgs>();
+  CLI::App* cmd = app.add_subcommand("plan", "print the plan of one ZO step: ops, queues, slots, deps, memory");
+  cmd->add_option("--model", args->model, "OPT preset (opt-125m ... opt-175b) or a directory with config.json")
+      ->capture_default_str();
+  cmd->add_option("--batch", args->batch, "batch size")->capture_default_str();
+  cmd->add_option("--seq", args->seq, "sequence length")->capture_default_str();
+  cmd->add_option("--step", args->step, "step index (selects copy-backs and replays with --writeback K)")
+      ->capture_default_str();
+  cmd->add_option("--format", args->format, "output format")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  cmd->add_option("--out", args->out, "write the output to this file (atomically) instead of stdout");
+  add_policy_options(*cmd, args->policy);
+  cmd->callback([args] { run(*args); });
+}
+
+}  // namespace zo2::cli

@@ -1,0 +1,16 @@
+// The policy flags shared by `zo2 train`, `zo2 simulate`, `zo2 sweep` and `zo2 plan` (same names, same meaning).
+#pragma once
+#include "core/policy.h"
+
+namespace CLI {
+class App;
+}
+
+namespace zo2::cli {
+
+// Adds --offload, --prefetch, --slots, --overlap, --dtype, --wire, --master, --writeback and --gpu-mem-budget to
+// `app`, writing into `options`. Values are checked by zo2::resolve_policy once the model's layer count is known;
+// its errors name the flag and the expected value.
+void add_policy_options(CLI::App& app, PolicyOptions& options);
+
+}  // namespace zo2::cli

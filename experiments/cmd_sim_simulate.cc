@@ -1,0 +1,136 @@
+// `zo2 simulate`: one policy on one model and hardware profile in virtual time: step time, tok/s, link use, memory.
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/json_file.h"
+#include "core/plan_json.h"
+#include "experiments/cmd_sim_common.h"
+#include "experiments/cmd_sim_policy_flags.h"
+#include "experiments/commands.h"
+#include "simulator/metrics.h"
+#include "simulator/simulator.h"
+#include "simulator/trace.h"
+
+namespace zo2::cli {
+
+namespace {
+
+struct SimulateArgs {
+  std::string model = "opt-1.3b", profile = "h100-targets", format = "table", trace, out, plan;
+  int64_t batch = 1, seq = 2048;
+  bool pageable = false;
+  PolicyOptions policy;
+};
+
+std::string table_output(const SimulateArgs& a, const ModelShape& shape, const sim::HardwareProfile& profile,
+                         const sim::CycleResult& c, const std::vector<sim::Metric>& m) {
+  const Plan& plan = c.plans.front();
+  auto v = [&](const char* name) { return sim::find_metric(m, name)->value; };
+  std::string s;
+  s += fmt::format("model      {} ({} layers, {} parameters)\n", a.model, shape.layers, shape.total_params());
+  s += fmt::format("profile    {} ({}, driver {}, {})\n", profile.name, profile.card, profile.driver, profile.date);
+  s += fmt::format("policy     offload {}, prefetch {}, slots {}, overlap {}, dtype {}, wire {}, master {}, writeback {}{}\n",
+                   format_offload(plan.policy.offload), plan.policy.prefetch, slot_mode_name(plan.policy.slots),
+                   plan.policy.overlap ? "on" : "off", dtype_name(plan.policy.dtype), dtype_name(plan.policy.wire),
+                   dtype_name(plan.policy.master), plan.policy.writeback, a.pageable ? ", pageable host memory" : "");
+  s += fmt::format("workload   batch {}, seq {}; {} simulated step(s) in the write-back cycle\n", a.batch, a.seq,
+                   c.steps.size());
+  s += fmt::format("step       {:.6f} s (min {:.6f}, max {:.6f})\n", v("step_seconds"),
+                   sim::find_metric(m, "step_seconds")->min, sim::find_metric(m, "step_seconds")->max);
+  s += fmt::format("throughput {:.1f} tok/s\n", v("tokens_per_second"));
+  s += fmt::format("link       h2d {} per step, busy {:.1f} %; d2h {} per step, busy {:.1f} %; both busy {:.1f} %; "
+                   "achieved {:.2f} GB/s\n",
+                   format_bytes(int64_t(v("h2d_bytes_per_step"))), 100 * v("h2d_busy_fraction"),
+                   format_bytes(int64_t(v("d2h_bytes_per_step"))), 100 * v("d2h_busy_fraction"),
+                   100 * v("link_both_busy_fraction"), v("link_bytes_per_second") * 1e-9);
+  s += fmt::format("GPU        busy {:.1f} %\n", 100 * v("gpu_busy_fraction"));
+  s += fmt::format("memory     peak GPU {} ({} B){}; host {} ({} B){}\n", format_bytes(int64_t(v("peak_gpu_bytes"))),
+                   int64_t(v("peak_gpu_bytes")), v("fits_gpu_memory") > 0 ? "" : " EXCEEDS THE CARD",
+                   format_bytes(int64_t(v("peak_host_bytes"))), int64_t(v("peak_host_bytes")),
+                   v("fits_host_memory") > 0 ? "" : " EXCEEDS HOST MEMORY");
+  for (const auto& t : plan.memory.gpu) s += fmt::format("  gpu  {:<16} {:>12}\n", t.name, format_bytes(t.bytes));
+  for (const auto& t : plan.memory.host) s += fmt::format("  host {:<16} {:>12}\n", t.name, format_bytes(t.bytes));
+  return s;
+}
+
+std::string json_output(const SimulateArgs& a, const sim::HardwareProfile& profile, const sim::CycleResult& c,
+                        const std::vector<sim::Metric>& m) {
+  nlohmann::json j;
+  for (const auto& x : m) j[x.name] = x.value;
+  j["model"] = a.model;
+  j["profile"] = profile.name;
+  j["card"] = profile.card;
+  j["driver"] = profile.driver;
+  j["batch"] = a.batch;
+  j["seq"] = a.seq;
+  j["pageable"] = a.pageable;
+  j["policy"] = policy_to_json(c.plans.front().policy);
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& r : c.steps) steps.push_back(r.seconds());
+  j["cycle_step_seconds"] = steps;
+  nlohmann::json gpu = nlohmann::json::object(), host = nlohmann::json::object();
+  for (const auto& t : c.plans.front().memory.gpu) gpu[t.name] = t.bytes;
+  for (const auto& t : c.plans.front().memory.host) host[t.name] = t.bytes;
+  j["gpu_memory_terms"] = gpu;
+  j["host_memory_terms"] = host;
+  return j.dump(2) + "\n";
+}
+
+void run(SimulateArgs a) {
+  const sim::HardwareProfile profile = sim::load_profile(a.profile);
+  sim::CycleResult c;
+  if (!a.plan.empty()) {
+    // A plan from a file (written by `zo2 plan --format json`, perhaps edited): simulated as it stands.
+    c.plans.push_back(plan_from_json(read_json_file(a.plan), a.plan));
+    if (a.pageable)
+      for (auto& op : c.plans.back().ops) op.pinned = false;
+    c.steps.push_back(sim::simulate(c.plans.back(), profile));
+  } else {
+    const ModelShape shape = load_model(a.model);
+    sim::CycleOptions options;
+    options.pageable = a.pageable;
+    c = sim::simulate_cycle(shape, resolve_policy(a.policy, shape.layers), a.batch, a.seq, profile, options);
+  }
+  const ModelShape& shape = c.plans.front().shape;
+  const Policy& policy = c.plans.front().policy;
+  if (!a.plan.empty()) {  // report what the plan holds, not the flags it overrides
+    a.model = a.plan;
+    a.batch = c.plans.front().batch;
+    a.seq = c.plans.front().seq;
+  }
+  const auto metrics = sim::cycle_metrics(c, profile);
+  if (!a.trace.empty()) write_output(a.trace, sim::chrome_trace(c).dump() + "\n");
+  std::string text;
+  if (a.format == "table") text = table_output(a, shape, profile, c, metrics);
+  else if (a.format == "json") text = json_output(a, profile, c, metrics);
+  else text = results_csv_text(result_rows(run_info(a.model, profile, policy, a.batch, a.seq), metrics));
+  write_output(a.out, text);
+}
+
+}  // namespace
+
+void add_simulate_command(CLI::App& app) {
+  auto args = std::make_shared<SimulateArgs>();
+  CLI::App* cmd = app.add_subcommand("simulate", "simulate one ZO2 step of a model under a policy on a hardware profile");
+  cmd->add_option("--model", args->model, "OPT preset (opt-125m ... opt-175b) or a directory with config.json")
+      ->capture_default_str();
+  cmd->add_option("--profile", args->profile, "hardware profile: a name under simulator/profiles or a JSON file")
+      ->capture_default_str();
+  cmd->add_option("--batch", args->batch, "batch size")->capture_default_str();
+  cmd->add_option("--seq", args->seq, "sequence length")->capture_default_str();
+  cmd->add_option("--plan", args->plan,
+                  "simulate this plan (JSON from `zo2 plan --format json`, possibly edited) instead of building one");
+  cmd->add_flag("--pageable", args->pageable, "host slabs in pageable memory (copies at the pageable rates)");
+  cmd->add_option("--trace", args->trace, "write a Chrome-trace/Perfetto timeline (JSON) here");
+  cmd->add_option("--format", args->format, "output format")
+      ->check(CLI::IsMember({"table", "json", "csv"}))
+      ->capture_default_str();
+  cmd->add_option("--out", args->out, "write the output to this file (atomically) instead of stdout");
+  add_policy_options(*cmd, args->policy);
+  cmd->callback([args] { run(*args); });
+}
+
+}  // namespace zo2::cli

@@ -1,0 +1,18 @@
+// The zo2 subcommands. Each lives in its own cmd_*.cc and adds itself to the CLI11 app; main() only dispatches.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace zo2::cli {
+
+// Simulator side (always built).
+void add_simulate_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
+void add_plan_command(CLI::App& app);
+// Engine side (built with LibTorch).
+void add_forward_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+
+}  // namespace zo2::cli

@@ -1,0 +1,56 @@
+// Op costs from a hardware profile: measured block tables where they match, the roofline elsewhere.
+#include "simulator/cost_model.h"
+
+#include <algorithm>
+
+namespace zo2::sim {
+
+CostModel::CostModel(const HardwareProfile& profile, const Plan& plan) : p_(profile) {
+  const DType dt = plan.policy.dtype;
+  timing_ = profile.find_block_timing(plan.shape.hidden, plan.shape.ffn, plan.shape.heads, dt, plan.batch, plan.seq);
+  auto gemm = profile.gemm_flops_per_second.find(dt);
+  auto eff = profile.forward_efficiency.find(dt);
+  flops_rate_ = (gemm == profile.gemm_flops_per_second.end() ? 0.0 : gemm->second) *
+                (eff == profile.forward_efficiency.end() ? 0.0 : eff->second);
+  concurrent_factor_ = profile.concurrent_factor();
+}
+
+double CostModel::roofline(const Op& op) const {
+  double t = 0;
+  if (op.flops > 0 && flops_rate_ > 0) t = std::max(t, op.flops / flops_rate_);
+  if (op.mem_bytes > 0) t = std::max(t, double(op.mem_bytes) / p_.device_copy_bytes_per_second);
+  if (op.rng_samples > 0) t = std::max(t, double(op.rng_samples) / p_.gpu_rng_samples_per_second);
+  return t + op.kernels * p_.launch_overhead_seconds;
+}
+
+double CostModel::seconds(const Op& op) const {
+  switch (op.kind) {
+    case OpKind::upload:
+    case OpKind::download: return 0;
+    case OpKind::forward:
+      // Measured tables describe a transformer block; the roofline covers everything else.
+      return timing_ && op.layer >= 0 ? timing_->forward_seconds : roofline(op);
+    case OpKind::zo_update:
+      return timing_ && op.layer >= 0 ? timing_->zo_update_seconds : roofline(op);
+    case OpKind::zo_minus:
+    case OpKind::zo_restore:
+    case OpKind::zo_perturb:
+      return timing_ && op.layer >= 0 ? timing_->zo_perturb_seconds : roofline(op);
+    case OpKind::replay:
+    case OpKind::embed:
+    case OpKind::head: return roofline(op);
+    case OpKind::alloc: return p_.malloc_free_seconds.at(double(op.link_bytes));
+    case OpKind::free: return 0;
+    case OpKind::host_update: return double(op.elements) / p_.host_update_elements_per_second;
+    case OpKind::loss: return p_.host_sync_seconds;
+  }
+  return 0;
+}
+
+double CostModel::link_rate(const Op& op) const {
+  const double bytes = double(op.link_bytes);
+  if (op.kind == OpKind::upload) return (op.pinned ? p_.h2d_pinned : p_.h2d_pageable).at(bytes);
+  return (op.pinned ? p_.d2h_pinned : p_.d2h_pageable).at(bytes);
+}
+
+}  // namespace zo2::sim

@@ -1,0 +1,49 @@
+// The simulator's clock and event queue. Time is an integer count of nanoseconds from the start of the simulation;
+// events at equal times run in the order they were scheduled (FIFO), so a run is deterministic.
+#pragma once
+#include <cstdint>
+#include <queue>
+#include <vector>
+
+namespace zo2::sim {
+
+using TimeNs = int64_t;
+
+// Seconds to nanoseconds, rounded to nearest (so a zero-cost op takes zero time).
+inline TimeNs to_ns(double seconds) { return TimeNs(seconds * 1e9 + 0.5); }
+
+struct Event {
+  TimeNs time = 0;
+  uint64_t order = 0;    // scheduling order: the tie-break among equal times
+  int kind = 0;          // what happened (the simulator's enum)
+  int target = 0;        // which op or link direction
+  uint32_t generation = 0;  // lets a rescheduled event supersede an earlier one (bandwidth re-rating)
+};
+
+class EventQueue {
+ public:
+  void schedule(TimeNs time, int kind, int target, uint32_t generation = 0) {
+    heap_.push(Event{time, next_order_++, kind, target, generation});
+  }
+  bool empty() const { return heap_.empty(); }
+  Event pop() {
+    Event e = heap_.top();
+    heap_.pop();
+    return e;
+  }
+  void clear() {
+    heap_ = {};
+    next_order_ = 0;
+  }
+
+ private:
+  struct Later {
+    bool operator()(const Event& a, const Event& b) const {
+      return a.time != b.time ? a.time > b.time : a.order > b.order;
+    }
+  };
+  std::priority_queue<Event, std::vector<Event>, Later> heap_;
+  uint64_t next_order_ = 0;
+};
+
+}  // namespace zo2::sim

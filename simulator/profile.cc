@@ -1,0 +1,297 @@
+// Hardware profile parsing and lookup; every error names the file, the field and the expected value.
+#include "simulator/profile.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/json_file.h"
+
+namespace zo2::sim {
+
+double SizeTable::at(double bytes) const {
+  if (points.empty()) return 0;
+  if (bytes <= points.front().first) return points.front().second;
+  if (bytes >= points.back().first) return points.back().second;
+  for (size_t i = 1; i < points.size(); ++i) {
+    if (bytes > points[i].first) continue;
+    const auto& [x0, y0] = points[i - 1];
+    const auto& [x1, y1] = points[i];
+    const double t = (std::log(bytes) - std::log(x0)) / (std::log(x1) - std::log(x0));
+    return y0 + t * (y1 - y0);
+  }
+  return points.back().second;
+}
+
+double HardwareProfile::concurrent_factor() const {
+  const double alone = h2d_pinned.at(concurrent_copy_bytes) + d2h_pinned.at(concurrent_copy_bytes);
+  return alone > 0 ? concurrent_bytes_per_second / alone : 1.0;
+}
+
+const BlockTiming* HardwareProfile::find_block_timing(int64_t hidden, int64_t ffn, int64_t heads, DType dt,
+                                                      int64_t batch, int64_t seq) const {
+  for (const auto& t : block_timings)
+    if (t.hidden == hidden && t.ffn == ffn && t.heads == heads && t.dtype == dt && t.batch == batch && t.seq == seq)
+      return &t;
+  return nullptr;
+}
+
+namespace {
+
+using nlohmann::json;
+
+class Reader {
+ public:
+  Reader(const json& j, std::string where) : j_(j), where_(std::move(where)) {}
+
+  [[noreturn]] void fail(const std::string& field, const std::string& expected, const json* got) const {
+    throw std::invalid_argument(fmt::format("{}: field '{}': expected {}{}", where_, field, expected,
+                                            got ? ", got " + got->dump() : std::string(", but it is missing")));
+  }
+
+  const json* find(const std::string& field) const {
+    auto it = j_.find(field);
+    return it == j_.end() ? nullptr : &*it;
+  }
+
+  std::string string(const std::string& field, bool required = true) const {
+    const json* v = find(field);
+    if (!v) {
+      if (required) fail(field, "a string", nullptr);
+      return "";
+    }
+    if (!v->is_string()) fail(field, "a string", v);
+    return v->get<std::string>();
+  }
+
+  // {"value": x, "source": "..."} with x > 0 (or >= 0 when allow_zero).
+  double number(const std::string& field, std::map<std::string, std::string>& sources, bool allow_zero = false) const {
+    const json* v = find(field);
+    const std::string expected = fmt::format("an object {{\"value\": a number {} 0, \"source\": \"where it comes from\"}}",
+                                             allow_zero ? ">=" : ">");
+    if (!v || !v->is_object()) fail(field, expected, v);
+    return value_of(*v, field, expected, sources, allow_zero);
+  }
+
+  double value_of(const json& v, const std::string& field, const std::string& expected,
+                  std::map<std::string, std::string>& sources, bool allow_zero) const {
+    auto val = v.find("value");
+    auto src = v.find("source");
+    if (val == v.end() || !val->is_number()) fail(field + ".value", expected, val == v.end() ? nullptr : &*val);
+    const double x = val->get<double>();
+    if (!std::isfinite(x) || x < 0 || (!allow_zero && x == 0))
+      fail(field + ".value", allow_zero ? "a number >= 0" : "a number > 0", &*val);
+    if (src == v.end() || !src->is_string() || src->get<std::string>().empty())
+      fail(field + ".source", "a non-empty string citing where the number comes from",
+           src == v.end() ? nullptr : &*src);
+    sources[field] = src->get<std::string>();
+    return x;
+  }
+
+  // {"points": [[bytes, value], ...], "source": "..."}: bytes > 0 strictly increasing, values > 0.
+  SizeTable table(const std::string& field, std::map<std::string, std::string>& sources) const {
+    const json* v = find(field);
+    const std::string expected =
+        "an object {\"points\": [[bytes, value], ...] with bytes increasing and values > 0, \"source\": \"...\"}";
+    if (!v || !v->is_object()) fail(field, expected, v);
+    auto pts = v->find("points");
+    if (pts == v->end() || !pts->is_array() || pts->empty())
+      fail(field + ".points", "a non-empty array of [bytes, value] pairs", pts == v->end() ? nullptr : &*pts);
+    SizeTable t;
+    for (size_t i = 0; i < pts->size(); ++i) {
+      const json& p = (*pts)[i];
+      const std::string f = fmt::format("{}.points[{}]", field, i);
+      if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number())
+        fail(f, "a pair [bytes, value] of numbers", &p);
+      const double x = p[0].get<double>(), y = p[1].get<double>();
+      if (!(x > 0) || !(y > 0) || !std::isfinite(x) || !std::isfinite(y)) fail(f, "bytes > 0 and value > 0", &p);
+      if (!t.points.empty() && x <= t.points.back().first) fail(f, "bytes larger than the previous point's", &p);
+      t.points.emplace_back(x, y);
+    }
+    auto src = v->find("source");
+    if (src == v->end() || !src->is_string() || src->get<std::string>().empty())
+      fail(field + ".source", "a non-empty string citing where the numbers come from",
+           src == v->end() ? nullptr : &*src);
+    sources[field] = src->get<std::string>();
+    return t;
+  }
+
+  // {"fp16": {"value", "source"}, "bf16": ..., "fp32": ...}
+  std::map<DType, double> per_dtype(const std::string& field, std::map<std::string, std::string>& sources) const {
+    const json* v = find(field);
+    const std::string expected = "an object with fp16, bf16 and fp32 entries, each {\"value\": x > 0, \"source\": \"...\"}";
+    if (!v || !v->is_object()) fail(field, expected, v);
+    std::map<DType, double> out;
+    for (const char* name : {"fp16", "bf16", "fp32"}) {
+      const std::string f = fmt::format("{}.{}", field, name);
+      auto e = v->find(name);
+      if (e == v->end() || !e->is_object()) fail(f, "{\"value\": x > 0, \"source\": \"...\"}", e == v->end() ? nullptr : &*e);
+      out[parse_dtype(name, f)] = value_of(*e, f, "a number > 0", sources, false);
+    }
+    return out;
+  }
+
+ private:
+  const json& j_;
+  std::string where_;
+};
+
+}  // namespace
+
+HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where) {
+  if (!j.is_object()) throw std::invalid_argument(fmt::format("{}: expected a JSON object (a hardware profile)", where));
+  Reader r(j, where);
+  HardwareProfile p;
+  auto& src = p.sources;
+  const std::string schema = r.string("schema");
+  if (schema != "zo2-hardware-profile/1")
+    throw std::invalid_argument(
+        fmt::format("{}: field 'schema': expected \"zo2-hardware-profile/1\", got \"{}\"", where, schema));
+  p.name = r.string("name", false);
+  p.card = r.string("card");
+  p.driver = r.string("driver");
+  p.date = r.string("date");
+  p.source = r.string("source");
+  p.gpu_memory_bytes = int64_t(r.number("gpu_memory_bytes", src));
+  p.host_memory_bytes = int64_t(r.number("host_memory_bytes", src));
+  p.h2d_pinned = r.table("h2d_pinned_bytes_per_second", src);
+  p.d2h_pinned = r.table("d2h_pinned_bytes_per_second", src);
+  p.h2d_pageable = r.table("h2d_pageable_bytes_per_second", src);
+  p.d2h_pageable = r.table("d2h_pageable_bytes_per_second", src);
+  p.concurrent_bytes_per_second = r.number("concurrent_bytes_per_second", src);
+  p.concurrent_copy_bytes = r.number("concurrent_copy_bytes", src);
+  p.malloc_free_seconds = r.table("malloc_free_seconds", src);
+  p.gemm_flops_per_second = r.per_dtype("gemm_flops_per_second", src);
+  p.forward_efficiency = r.per_dtype("forward_efficiency", src);
+  for (const auto& [dt, e] : p.forward_efficiency)
+    if (e > 1)
+      throw std::invalid_argument(fmt::format("{}: field 'forward_efficiency.{}.value': expected a fraction in (0, 1], got {}",
+                                              where, dtype_name(dt), e));
+  p.device_copy_bytes_per_second = r.number("device_copy_bytes_per_second", src);
+  p.gpu_rng_samples_per_second = r.number("gpu_rng_samples_per_second", src);
+  p.launch_overhead_seconds = r.number("launch_overhead_seconds", src, true);
+  p.host_sync_seconds = r.number("host_sync_seconds", src, true);
+  p.host_update_elements_per_second = r.number("host_update_elements_per_second", src);
+  if (const json* bt = r.find("block_timings")) {
+    if (!bt->is_array()) r.fail("block_timings", "an array of measured block timings", bt);
+    for (size_t i = 0; i < bt->size(); ++i) {
+      const json& e = (*bt)[i];
+      const std::string f = fmt::format("block_timings[{}]", i);
+      if (!e.is_object()) r.fail(f, "an object", &e);
+      Reader er(e, fmt::format("{}: {}", where, f));
+      auto integer = [&](const char* name) {
+        auto it = e.find(name);
+        if (it == e.end() || !it->is_number_integer() || it->get<int64_t>() <= 0)
+          er.fail(name, "an integer > 0", it == e.end() ? nullptr : &*it);
+        return it->get<int64_t>();
+      };
+      auto seconds = [&](const char* name) {
+        auto it = e.find(name);
+        if (it == e.end() || !it->is_number() || !(it->get<double>() > 0))
+          er.fail(name, "seconds > 0", it == e.end() ? nullptr : &*it);
+        return it->get<double>();
+      };
+      BlockTiming t;
+      t.hidden = integer("hidden");
+      t.ffn = integer("ffn");
+      t.heads = integer("heads");
+      t.batch = integer("batch");
+      t.seq = integer("seq");
+      t.dtype = parse_dtype(er.string("dtype"), fmt::format("{}: {}.dtype", where, f));
+      t.forward_seconds = seconds("forward_seconds");
+      t.zo_update_seconds = seconds("zo_update_seconds");
+      t.zo_perturb_seconds = seconds("zo_perturb_seconds");
+      er.string("source");
+      p.block_timings.push_back(t);
+    }
+  }
+  return p;
+}
+
+HardwareProfile load_profile_file(const std::filesystem::path& path) {
+  HardwareProfile p = parse_profile(read_json_file(path), path.string());
+  if (p.name.empty()) p.name = path.stem().string();
+  return p;
+}
+
+std::filesystem::path profile_dir() {
+  if (const char* env = std::getenv("ZO2_PROFILE_DIR"); env && *env) return env;
+  return ZO2_PROFILE_DIR;
+}
+
+HardwareProfile load_profile(const std::string& name_or_path) {
+  std::filesystem::path path(name_or_path);
+  const bool looks_like_path = name_or_path.find('/') != std::string::npos || path.extension() == ".json";
+  if (!looks_like_path) {
+    path = profile_dir() / (name_or_path + ".json");
+    if (!std::filesystem::exists(path)) {
+      std::string names;
+      std::error_code ec;
+      for (const auto& e : std::filesystem::directory_iterator(profile_dir(), ec))
+        if (e.path().extension() == ".json") names += (names.empty() ? "" : ", ") + e.path().stem().string();
+      throw std::invalid_argument(fmt::format("--profile: no profile named '{}' in {} (expected one of: {}; or a path to a JSON file)",
+                                              name_or_path, profile_dir().string(), names));
+    }
+  } else if (!std::filesystem::exists(path)) {
+    throw std::invalid_argument(fmt::format("--profile: file {} does not exist", path.string()));
+  }
+  return load_profile_file(path);
+}
+
+nlohmann::json profile_to_json(const HardwareProfile& p) {
+  using nlohmann::json;
+  auto src = [&](const std::string& field) {
+    auto it = p.sources.find(field);
+    return it == p.sources.end() ? std::string("not recorded") : it->second;
+  };
+  auto num = [&](const std::string& field, double v) { return json{{"value", v}, {"source", src(field)}}; };
+  auto table = [&](const std::string& field, const SizeTable& t) {
+    json pts = json::array();
+    for (const auto& [x, y] : t.points) pts.push_back({x, y});
+    return json{{"points", pts}, {"source", src(field)}};
+  };
+  auto per_dtype = [&](const std::string& field, const std::map<DType, double>& m) {
+    json o = json::object();
+    for (const auto& [dt, v] : m) {
+      const std::string name(dtype_name(dt));
+      o[name] = num(field + "." + name, v);
+    }
+    return o;
+  };
+  json j;
+  j["schema"] = "zo2-hardware-profile/1";
+  j["name"] = p.name;
+  j["card"] = p.card;
+  j["driver"] = p.driver;
+  j["date"] = p.date;
+  j["source"] = p.source;
+  j["gpu_memory_bytes"] = num("gpu_memory_bytes", double(p.gpu_memory_bytes));
+  j["host_memory_bytes"] = num("host_memory_bytes", double(p.host_memory_bytes));
+  j["h2d_pinned_bytes_per_second"] = table("h2d_pinned_bytes_per_second", p.h2d_pinned);
+  j["d2h_pinned_bytes_per_second"] = table("d2h_pinned_bytes_per_second", p.d2h_pinned);
+  j["h2d_pageable_bytes_per_second"] = table("h2d_pageable_bytes_per_second", p.h2d_pageable);
+  j["d2h_pageable_bytes_per_second"] = table("d2h_pageable_bytes_per_second", p.d2h_pageable);
+  j["concurrent_bytes_per_second"] = num("concurrent_bytes_per_second", p.concurrent_bytes_per_second);
+  j["concurrent_copy_bytes"] = num("concurrent_copy_bytes", p.concurrent_copy_bytes);
+  j["malloc_free_seconds"] = table("malloc_free_seconds", p.malloc_free_seconds);
+  j["gemm_flops_per_second"] = per_dtype("gemm_flops_per_second", p.gemm_flops_per_second);
+  j["forward_efficiency"] = per_dtype("forward_efficiency", p.forward_efficiency);
+  j["device_copy_bytes_per_second"] = num("device_copy_bytes_per_second", p.device_copy_bytes_per_second);
+  j["gpu_rng_samples_per_second"] = num("gpu_rng_samples_per_second", p.gpu_rng_samples_per_second);
+  j["launch_overhead_seconds"] = num("launch_overhead_seconds", p.launch_overhead_seconds);
+  j["host_sync_seconds"] = num("host_sync_seconds", p.host_sync_seconds);
+  j["host_update_elements_per_second"] = num("host_update_elements_per_second", p.host_update_elements_per_second);
+  json bt = json::array();
+  for (const auto& t : p.block_timings)
+    bt.push_back({{"hidden", t.hidden}, {"ffn", t.ffn}, {"heads", t.heads}, {"dtype", std::string(dtype_name(t.dtype))},
+                  {"batch", t.batch}, {"seq", t.seq}, {"forward_seconds", t.forward_seconds},
+                  {"zo_update_seconds", t.zo_update_seconds}, {"zo_perturb_seconds", t.zo_perturb_seconds},
+                  {"source", "zo2 calibrate"}});
+  j["block_timings"] = bt;
+  return j;
+}
+
+}  // namespace zo2::sim

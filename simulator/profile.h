@@ -1,0 +1,63 @@
+// Hardware profiles: the measured rates and latencies the simulator's cost model reads (JSON under
+// simulator/profiles/, schema in simulator/README.md). Parse errors name the file, the field and what was expected.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/dtype.h"
+
+namespace zo2::sim {
+
+// A value by copy or allocation size: piecewise linear in log(bytes) between the points, constant outside them.
+struct SizeTable {
+  std::vector<std::pair<double, double>> points;  // (bytes, value), bytes strictly increasing
+  double at(double bytes) const;
+};
+
+// Measured per-block times for one (block shape, dtype, batch, seq); they replace the roofline when they match.
+struct BlockTiming {
+  int64_t hidden = 0, ffn = 0, heads = 0;
+  DType dtype = DType::f16;
+  int64_t batch = 0, seq = 0;
+  double forward_seconds = 0;     // one block, one pass (fwd+/L or fwd-/L)
+  double zo_update_seconds = 0;   // zo+/L: pending update and +eps
+  double zo_perturb_seconds = 0;  // zo-/L or zo=/L
+};
+
+struct HardwareProfile {
+  std::string name, card, driver, date, source;
+  int64_t gpu_memory_bytes = 0;
+  int64_t host_memory_bytes = 0;
+  SizeTable h2d_pinned, d2h_pinned, h2d_pageable, d2h_pageable;  // bytes per second, one direction alone
+  double concurrent_bytes_per_second = 0;  // both directions together, at concurrent_copy_bytes per copy
+  double concurrent_copy_bytes = 0;
+  SizeTable malloc_free_seconds;           // cudaMalloc + cudaFree of one buffer, by size
+  std::map<DType, double> gemm_flops_per_second;  // fp16, bf16, fp32
+  std::map<DType, double> forward_efficiency;     // achieved fraction of the GEMM rate in a block forward
+  double device_copy_bytes_per_second = 0; // bytes read plus written
+  double gpu_rng_samples_per_second = 0;   // normal samples per second (regenerating z)
+  double launch_overhead_seconds = 0;      // per kernel launch
+  double host_sync_seconds = 0;            // the host's wait for the losses
+  double host_update_elements_per_second = 0;  // host master update from regenerated z, all host threads
+  std::vector<BlockTiming> block_timings;
+  std::map<std::string, std::string> sources;  // field -> where its number comes from
+
+  // Both directions busy: each runs at its one-way rate times this factor (<= 1 on PCIe).
+  double concurrent_factor() const;
+  const BlockTiming* find_block_timing(int64_t hidden, int64_t ffn, int64_t heads, DType dt, int64_t batch,
+                                       int64_t seq) const;
+};
+
+HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where);
+HardwareProfile load_profile_file(const std::filesystem::path& path);
+// NAME (a file NAME.json in $ZO2_PROFILE_DIR or the source tree's simulator/profiles) or a path to a JSON file.
+HardwareProfile load_profile(const std::string& name_or_path);
+std::filesystem::path profile_dir();
+nlohmann::json profile_to_json(const HardwareProfile& p);  // the same schema, sources kept as "source" strings
+
+}  // namespace zo2::sim

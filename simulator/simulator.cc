@@ -1,0 +1,209 @@
+// The event loop: ops start when their queue, their deps and their resource allow; copies share the link.
+#include "simulator/simulator.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "simulator/cost_model.h"
+#include "simulator/link.h"
+
+namespace zo2::sim {
+
+namespace {
+
+enum Resource { kGpu = 0, kLinkH2D, kLinkD2H, kHost, kHostPool, kResourceCount };
+enum EventKind { kOpDone = 0, kLinkDone = 1 };
+
+Resource resource_of(OpKind k) {
+  switch (k) {
+    case OpKind::upload: return kLinkH2D;
+    case OpKind::download: return kLinkD2H;
+    case OpKind::alloc:
+    case OpKind::free:
+    case OpKind::loss: return kHost;
+    case OpKind::host_update: return kHostPool;
+    default: return kGpu;
+  }
+}
+
+class Run {
+ public:
+  Run(const Plan& plan, const HardwareProfile& profile)
+      : plan_(plan), cost_(profile, plan), link_(cost_.concurrent_factor()) {}
+
+  SimResult go() {
+    const int n = int(plan_.ops.size());
+    r_.timeline.assign(size_t(n), OpTiming{});
+    pending_.assign(size_t(n), 0);
+    // Dependents in compressed form: one pass to count, one to fill.
+    std::vector<int> count(size_t(n) + 1, 0);
+    for (int i = 0; i < n; ++i) {
+      const Op& op = plan_.ops[size_t(i)];
+      pending_[size_t(i)] = int(op.deps.size());
+      for (int d : op.deps) {
+        if (d < 0 || d >= n)
+          throw std::logic_error(fmt::format("simulate: op '{}' depends on op {}, which does not exist", op.name, d));
+        ++count[size_t(d) + 1];
+      }
+      queues_[int(op.queue)].push_back(i);
+    }
+    for (int i = 0; i < n; ++i) count[size_t(i) + 1] += count[size_t(i)];
+    dep_start_ = count;
+    dependents_.assign(size_t(count[size_t(n)]), 0);
+    for (int i = 0; i < n; ++i)
+      for (int d : plan_.ops[size_t(i)].deps) dependents_[size_t(count[size_t(d)]++)] = i;
+
+    static_gpu_ = plan_.memory.gpu_total() -
+                  (plan_.policy.slots == SlotMode::alloc ? plan_.memory.gpu_term("slots") : 0);
+    r_.peak_gpu_bytes = static_gpu_;
+    r_.peak_host_bytes = plan_.memory.host_total();
+
+    try_start(0);
+    while (!events_.empty()) {
+      const Event e = events_.pop();
+      now_ = e.time;
+      if (e.kind == kLinkDone) {
+        if (e.generation != link_.generation(e.target) || !link_.busy(e.target)) continue;  // re-rated since
+        const int op = link_.op(e.target);
+        link_.finish(e.target, now_);
+        reschedule_link();
+        complete(op);
+      } else {
+        complete(e.target);
+      }
+      try_start(now_);
+    }
+    if (done_ != n) {
+      std::string waiting;
+      for (int q = 0; q < kQueueCount; ++q)
+        if (head_[q] < queues_[q].size()) {
+          const int i = queues_[q][head_[q]];
+          waiting += fmt::format("{}'{}' on {} (waits for {} deps)", waiting.empty() ? "" : "; ", plan_.ops[size_t(i)].name,
+                                 queue_name(Queue(q)), pending_[size_t(i)]);
+        }
+      throw std::logic_error(fmt::format("simulate: the plan deadlocks after {} of {} ops: {}", done_, n, waiting));
+    }
+    r_.h2d_busy_ns = busy_[kLinkH2D];
+    r_.d2h_busy_ns = busy_[kLinkD2H];
+    r_.gpu_busy_ns = busy_[kGpu];
+    r_.host_busy_ns = busy_[kHost];
+    r_.host_update_busy_ns = busy_[kHostPool];
+    r_.link_both_busy_ns = link_.both_busy_ns();
+    return std::move(r_);
+  }
+
+ private:
+  void try_start(TimeNs now) {
+    for (int q = 0; q < kQueueCount; ++q) {
+      if (queue_busy_[q] || head_[q] >= queues_[q].size()) continue;
+      const int i = queues_[q][head_[q]];
+      const Op& op = plan_.ops[size_t(i)];
+      const Resource res = resource_of(op.kind);
+      if (pending_[size_t(i)] != 0 || res_busy_[res]) continue;
+      start(i, op, res, now);
+    }
+  }
+
+  void start(int i, const Op& op, Resource res, TimeNs now) {
+    queue_busy_[int(op.queue)] = true;
+    res_busy_[res] = true;
+    r_.timeline[size_t(i)].start = now;
+    if (op.kind == OpKind::upload || op.kind == OpKind::download) {
+      const int dir = op.kind == OpKind::upload ? kH2D : kD2H;
+      (dir == kH2D ? r_.h2d_bytes : r_.d2h_bytes) += op.link_bytes;
+      link_.start(dir, i, double(op.link_bytes), cost_.link_rate(op), now);
+      reschedule_link();
+      return;
+    }
+    if (op.kind == OpKind::alloc) {
+      live_ += op.link_bytes;
+      r_.peak_gpu_bytes = std::max(r_.peak_gpu_bytes, static_gpu_ + live_);
+    }
+    events_.schedule(now + to_ns(cost_.seconds(op)), kOpDone, i);
+  }
+
+  void reschedule_link() {
+    for (int dir = 0; dir < 2; ++dir)
+      if (link_.busy(dir)) events_.schedule(link_.finish_time(dir), kLinkDone, dir, link_.generation(dir));
+  }
+
+  void complete(int i) {
+    const Op& op = plan_.ops[size_t(i)];
+    OpTiming& t = r_.timeline[size_t(i)];
+    t.end = now_;
+    r_.makespan_ns = std::max(r_.makespan_ns, now_);
+    const Resource res = resource_of(op.kind);
+    busy_[res] += t.end - t.start;
+    res_busy_[res] = false;
+    queue_busy_[int(op.queue)] = false;
+    ++head_[int(op.queue)];
+    ++done_;
+    if (op.kind == OpKind::free) live_ -= op.link_bytes;
+    for (int k = dep_start_[size_t(i)] - 0; k < dep_start_[size_t(i) + 1]; ++k) --pending_[size_t(dependents_[size_t(k)])];
+  }
+
+  const Plan& plan_;
+  CostModel cost_;
+  Link link_;
+  EventQueue events_;
+  SimResult r_;
+  TimeNs now_ = 0;
+  std::vector<int> pending_, dep_start_, dependents_;
+  std::vector<int> queues_[kQueueCount];
+  size_t head_[kQueueCount] = {};
+  bool queue_busy_[kQueueCount] = {};
+  bool res_busy_[kResourceCount] = {};
+  TimeNs busy_[kResourceCount] = {};
+  int done_ = 0;
+  int64_t static_gpu_ = 0, live_ = 0;
+};
+
+}  // namespace
+
+SimResult simulate(const Plan& plan, const HardwareProfile& profile) { return Run(plan, profile).go(); }
+
+double CycleResult::mean_step_seconds() const {
+  double s = 0;
+  for (const auto& r : steps) s += r.seconds();
+  return steps.empty() ? 0 : s / double(steps.size());
+}
+
+double CycleResult::min_step_seconds() const {
+  double m = steps.empty() ? 0 : steps[0].seconds();
+  for (const auto& r : steps) m = std::min(m, r.seconds());
+  return m;
+}
+
+double CycleResult::max_step_seconds() const {
+  double m = 0;
+  for (const auto& r : steps) m = std::max(m, r.seconds());
+  return m;
+}
+
+double CycleResult::median_step_seconds() const {
+  std::vector<double> v;
+  for (const auto& r : steps) v.push_back(r.seconds());
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+CycleResult simulate_cycle(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq,
+                           const HardwareProfile& profile, const CycleOptions& options) {
+  CycleResult c;
+  const int64_t steps = policy.gpu_writes_back() && policy.offloaded_count() > 0 ? policy.writeback : 1;
+  c.plans.reserve(size_t(steps));
+  c.steps.reserve(size_t(steps));
+  for (int64_t s = 0; s < steps; ++s) {
+    c.plans.push_back(build_plan(shape, policy, batch, seq, s, options.memory_model));
+    if (options.pageable)
+      for (auto& op : c.plans.back().ops) op.pinned = false;
+    c.steps.push_back(simulate(c.plans.back(), profile));
+  }
+  return c;
+}
+
+}  // namespace zo2::sim

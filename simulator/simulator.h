@@ -1,0 +1,59 @@
+// Discrete-event execution of a plan on a hardware profile (one public header for the simulator library).
+//
+// Time: an integer nanosecond clock starting at 0; events at equal times are handled in the order they were
+// scheduled (FIFO), so the same plan and profile always give the same timeline.
+// Execution: an op starts at the earliest time when (1) the op before it on its queue has finished (queues are in
+// order, like CUDA streams), (2) every op in its deps has finished and (3) its resource is free. Resources: the GPU's
+// compute engine (ZO passes, replays, forwards, embed, head), one copy engine per link direction (uploads, downloads;
+// the two directions share the link's bandwidth, see link.h), the main host thread (alloc, free, loss) and the host
+// worker pool (host/update). Among ops ready at the same instant, queues are tried in the order h2d, compute, d2h,
+// host, host_update. The cost of each op is in cost_model.h.
+// Memory: peak GPU bytes = the plan's predicted terms that are allocated up front (all of them with --slots reuse;
+// all but the slots with --slots alloc) plus the most bytes held by alloc ops not yet freed (alloc holds its bytes
+// from its start, free releases them at its end). Host bytes = the plan's host terms.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/plan.h"
+#include "simulator/event_queue.h"
+#include "simulator/profile.h"
+
+namespace zo2::sim {
+
+struct OpTiming {
+  TimeNs start = -1, end = -1;
+};
+
+struct SimResult {
+  TimeNs makespan_ns = 0;             // the step: from 0 to the end of its last op
+  std::vector<OpTiming> timeline;     // per op of the plan, same indices
+  int64_t h2d_bytes = 0, d2h_bytes = 0;
+  TimeNs h2d_busy_ns = 0, d2h_busy_ns = 0, link_both_busy_ns = 0;
+  TimeNs gpu_busy_ns = 0, host_busy_ns = 0, host_update_busy_ns = 0;
+  int64_t peak_gpu_bytes = 0, peak_host_bytes = 0;
+  double seconds() const { return double(makespan_ns) * 1e-9; }
+};
+
+// Runs one plan from an idle machine. Throws std::logic_error when the plan cannot finish (a dependency cycle with
+// queue order), naming the ops that wait.
+SimResult simulate(const Plan& plan, const HardwareProfile& profile);
+
+// A steady-state cycle of steps: with --writeback K (and the GPU writing back) the plans of steps 0..K-1 differ
+// (which blocks are copied back, how many updates replay), so all K are simulated one after the other; otherwise one.
+struct CycleOptions {
+  bool pageable = false;      // host slabs in pageable memory: every copy uses the pageable rate tables
+  MemoryModel memory_model;
+};
+struct CycleResult {
+  std::vector<Plan> plans;
+  std::vector<SimResult> steps;
+  double mean_step_seconds() const;
+  double min_step_seconds() const;
+  double median_step_seconds() const;
+  double max_step_seconds() const;
+};
+CycleResult simulate_cycle(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq,
+                           const HardwareProfile& profile, const CycleOptions& options = {});
+
+}  // namespace zo2::sim
