@@ -99,9 +99,9 @@ class Builder {
     const int64_t embed_mem = 3 * tokens_ * s_.hidden * elt;
     const double embed_flops = s_.has_projection() ? 2.0 * double(tokens_) * s_.hidden * s_.word_embed_proj_dim : 0.0;
     int a = add_zo("zo+/resident", OpKind::zo_update, -1, res_params, 2 * res_bytes, 2 * res_params, {});
-    int ep = add(make("embed/fwd+", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, 2), {a});
+    int ep = add(make("embed/fwd+", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, 2, +1), {a});
     int b = add_zo("zo-/resident", OpKind::zo_minus, -1, res_params, 2 * res_bytes, res_params, {ep});
-    int em = add(make("embed/fwd-", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, 2), {b});
+    int em = add(make("embed/fwd-", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, 2, -1), {b});
     int resident_restore = add_zo("zo=/resident", OpKind::zo_restore, -1, res_params, 2 * res_bytes, res_params, {em});
     int prev_plus = ep, prev_minus = em;
 
@@ -130,11 +130,11 @@ class Builder {
       int zp = add_zo("zo+/" + tag, OpKind::zo_update, l, block_params_, zp_bytes, 2 * block_params_, first_deps, slot);
       const double fwd_flops = s_.block_forward_flops(B_, T_);
       const int64_t fwd_mem = compute_bytes_ + tokens_ * (10 * s_.hidden + 2 * s_.ffn) * elt;
-      Op fp_op = make("fwd+/" + tag, OpKind::forward, Queue::compute, l, fwd_flops, fwd_mem, 10);
+      Op fp_op = make("fwd+/" + tag, OpKind::forward, Queue::compute, l, fwd_flops, fwd_mem, 10, +1);
       fp_op.slot = slot;
       int fp = add(fp_op, {zp, prev_plus});
       int zm = add_zo("zo-/" + tag, OpKind::zo_minus, l, block_params_, zx_bytes, block_params_, {fp}, slot);
-      Op fm_op = make("fwd-/" + tag, OpKind::forward, Queue::compute, l, fwd_flops, fwd_mem, 10);
+      Op fm_op = make("fwd-/" + tag, OpKind::forward, Queue::compute, l, fwd_flops, fwd_mem, 10, -1);
       fm_op.slot = slot;
       int fm = add(fm_op, {zm, prev_minus});
       int zr = add_zo("zo=/" + tag, OpKind::zo_restore, l, block_params_, zx_bytes, block_params_, {fm}, slot);
@@ -174,9 +174,9 @@ class Builder {
     int hz = add_zo("zo+/head", OpKind::zo_perturb, -1, res_params, 2 * res_bytes, res_params, {resident_restore});
     const double head_flops = s_.head_forward_flops(B_, T_);
     const int64_t head_mem = s_.vocab_size * s_.word_embed_proj_dim * elt + tokens_ * s_.vocab_size * (elt + 8);
-    int hp = add(make("head/fwd+", OpKind::head, Queue::compute, -1, head_flops, head_mem, 4), {hz, prev_plus});
+    int hp = add(make("head/fwd+", OpKind::head, Queue::compute, -1, head_flops, head_mem, 4, +1), {hz, prev_plus});
     int hm = add_zo("zo-/head", OpKind::zo_minus, -1, res_params, 2 * res_bytes, res_params, {hp});
-    int hf = add(make("head/fwd-", OpKind::head, Queue::compute, -1, head_flops, head_mem, 4), {hm, prev_minus});
+    int hf = add(make("head/fwd-", OpKind::head, Queue::compute, -1, head_flops, head_mem, 4, -1), {hm, prev_minus});
     add_zo("zo=/head", OpKind::zo_restore, -1, res_params, 2 * res_bytes, res_params, {hf});
     add(make("loss", OpKind::loss, Queue::host, -1, 0, 0, 0), {hp, hf});
   }
@@ -184,8 +184,10 @@ class Builder {
  private:
   Queue q(Queue wanted) const { return p_.overlap ? wanted : Queue::compute; }
 
-  Op make(std::string name, OpKind kind, Queue queue, int64_t layer, double flops, int64_t mem, int kernels) const {
+  Op make(std::string name, OpKind kind, Queue queue, int64_t layer, double flops, int64_t mem, int kernels,
+          int pass = 0) const {
     Op op;
+    op.pass = pass;
     op.name = std::move(name);
     op.kind = kind;
     op.queue = q(queue);

@@ -49,6 +49,7 @@ struct Op {
   int64_t rng_samples = 0;   // normal samples the op regenerates (z of this step and of pending updates)
   int64_t elements = 0;      // parameters touched (ZO passes, host update)
   int kernels = 0;           // kernel launches (launch overhead)
+  int pass = 0;              // embed/forward/head: +1 for the +eps pass, -1 for the -eps pass
   int64_t updates = 0;       // replay/zo+: pending updates applied (replay: steps regenerated)
   bool pinned = true;        // copies: host side pinned (false models pageable memory)
   std::vector<int> deps;     // indices of earlier ops that must finish first (besides queue order)

@@ -31,6 +31,7 @@ json plan_to_json(const Plan& p) {
                    {"rng_samples", op.rng_samples},
                    {"elements", op.elements},
                    {"kernels", op.kernels},
+                   {"pass", op.pass},
                    {"updates", op.updates},
                    {"pinned", op.pinned},
                    {"deps", op.deps}});
@@ -124,6 +125,7 @@ Plan plan_from_json(const json& j, const std::string& where) {
     op.rng_samples = o.value("rng_samples", int64_t(0));
     op.elements = o.value("elements", int64_t(0));
     op.kernels = o.value("kernels", 0);
+    op.pass = o.value("pass", 0);
     op.updates = o.value("updates", int64_t(0));
     op.pinned = o.value("pinned", true);
     op.deps = field<std::vector<int>>(o, "deps", w, "an array of earlier op indices");

@@ -61,7 +61,8 @@ void load_slab(ParamSlab& slab, const std::string& group_prefix, const io::Safet
 
 }  // namespace
 
-OptModel load_opt_checkpoint(const std::filesystem::path& dir, DType dtype, c10::Device device) {
+OptModel load_opt_checkpoint(const std::filesystem::path& dir, DType dtype, c10::Device device,
+                             const std::vector<bool>& offload) {
   if (!std::filesystem::is_directory(dir))
     throw std::runtime_error(fmt::format("{}: not a directory (expected a HuggingFace model directory or a preset)",
                                          dir.string()));
@@ -73,7 +74,10 @@ OptModel load_opt_checkpoint(const std::filesystem::path& dir, DType dtype, c10:
     for (const auto& t : shape.block_tensors()) wanted.push_back(ModelShape::block_prefix(l) + t.name);
   const std::string prefix = io::find_decoder_prefix(ckpt, wanted);
 
-  OptModel model = OptModel::allocate(shape, dtype, device);
+  if (!offload.empty() && int64_t(offload.size()) != shape.layers)
+    throw std::invalid_argument(fmt::format("--offload names {} layers but {} has {}", offload.size(), dir.string(),
+                                            shape.layers));
+  OptModel model = OptModel::allocate(shape, dtype, device, offload);
   load_slab(model.resident, "", ckpt, prefix);
   for (int64_t l = 0; l < shape.layers; ++l) load_slab(model.blocks[l], ModelShape::block_prefix(l), ckpt, prefix);
   return model;

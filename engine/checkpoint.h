@@ -8,8 +8,10 @@
 namespace zo2 {
 
 // Reads config.json and every tensor, checking names, shapes and dtypes (F32, F16, BF16); converts to `dtype` on
-// `device`. Errors name the directory or file, the tensor and what was expected.
-OptModel load_opt_checkpoint(const std::filesystem::path& dir, DType dtype, c10::Device device);
+// `device` (blocks marked in `offload` into host memory). Errors name the directory or file, the tensor and what was
+// expected.
+OptModel load_opt_checkpoint(const std::filesystem::path& dir, DType dtype, c10::Device device,
+                             const std::vector<bool>& offload = {});
 
 // Writes config.json and model.safetensors (sharded above `max_shard_bytes`) so transformers' from_pretrained loads
 // the model back. Every file is written under a temporary name and renamed.

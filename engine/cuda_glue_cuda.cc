@@ -14,7 +14,9 @@
 namespace zo2 {
 
 void* current_cuda_stream() { return at::cuda::getCurrentCUDAStream().stream(); }
-void cuda_synchronize() { c10::cuda::device_synchronize(); }
+void cuda_synchronize() {
+  if (cuda_available()) c10::cuda::device_synchronize();
+}
 bool cuda_available() { return c10::cuda::device_count() > 0; }
 
 GpuInfo gpu_info() {

@@ -21,18 +21,25 @@ c10::Device parse_device(const std::string& text, const std::string& flag) {
   throw std::invalid_argument(fmt::format("{} '{}': expected cpu, cuda or cuda:N", flag, text));
 }
 
-OptModel load_or_init_model(const std::string& model, DType dtype, c10::Device device, uint64_t seed) {
+ModelShape model_shape_of(const std::string& model) {
+  if (is_preset_name(model)) return opt_preset(model);
+  if (!std::filesystem::is_directory(model))
+    throw std::invalid_argument(fmt::format("--model '{}': neither a preset ({}) nor an existing directory", model,
+                                            fmt::join(opt_preset_names(), ", ")));
+  return shape_from_hf_config_file(std::filesystem::path(model) / "config.json");
+}
+
+OptModel load_or_init_model(const std::string& model, DType dtype, c10::Device device, uint64_t seed,
+                            const std::vector<bool>& offload) {
   if (dtype == DType::fp8_e4m3)
     throw std::invalid_argument("--dtype fp8: fp8 is a wire format only (expected fp32, bf16 or fp16)");
   if (is_preset_name(model)) {
-    OptModel m = OptModel::allocate(opt_preset(model), dtype, device);
+    OptModel m = OptModel::allocate(opt_preset(model), dtype, device, offload);
     m.init_random(seed);
     return m;
   }
-  if (!std::filesystem::exists(model))
-    throw std::invalid_argument(fmt::format("--model '{}': neither a preset ({}) nor an existing directory", model,
-                                            fmt::join(opt_preset_names(), ", ")));
-  return load_opt_checkpoint(model, dtype, device);
+  model_shape_of(model);  // the error for a name that is neither
+  return load_opt_checkpoint(model, dtype, device, offload);
 }
 
 }  // namespace zo2

@@ -10,7 +10,10 @@ namespace zo2 {
 c10::Device parse_device(const std::string& text, const std::string& flag);
 
 // A preset ("opt-125m" ...) builds a random-init model (HF's initialisation, drawn from `seed`); anything else is
-// read as a HuggingFace model directory.
-OptModel load_or_init_model(const std::string& model, DType dtype, c10::Device device, uint64_t seed);
+// read as a HuggingFace model directory. Blocks marked in `offload` are placed in host memory.
+OptModel load_or_init_model(const std::string& model, DType dtype, c10::Device device, uint64_t seed,
+                            const std::vector<bool>& offload = {});
+// The shape a --model argument names, without loading any weights.
+ModelShape model_shape_of(const std::string& model);
 
 }  // namespace zo2

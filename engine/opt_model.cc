@@ -5,14 +5,19 @@
 
 namespace zo2 {
 
-OptModel OptModel::allocate(const ModelShape& shape, DType dtype, c10::Device device) {
+OptModel OptModel::allocate(const ModelShape& shape, DType dtype, c10::Device device, const std::vector<bool>& offload) {
   OptModel m;
   m.shape = shape;
   m.dtype = dtype;
   m.device = device;
+  m.offloaded = offload.empty() ? std::vector<bool>(size_t(shape.layers), false) : offload;
   m.resident = ParamSlab::allocate(resident_layout(shape, dtype), device);
   m.blocks.reserve(shape.layers);
-  for (int64_t l = 0; l < shape.layers; ++l) m.blocks.push_back(ParamSlab::allocate(block_layout(shape, l, dtype), device));
+  for (int64_t l = 0; l < shape.layers; ++l) {
+    const bool host = m.offloaded[size_t(l)];
+    m.blocks.push_back(ParamSlab::allocate(block_layout(shape, l, dtype), host ? c10::Device(c10::kCPU) : device,
+                                           /*pinned=*/host && device.is_cuda()));
+  }
   return m;
 }
 
@@ -24,15 +29,18 @@ void OptModel::init_random(uint64_t seed) {
     gen.set_current_seed(seed);
   }
   for (ParamSlab* slab : slabs()) {
-    for (size_t i = 0; i < slab->layout.entries.size(); ++i) {
-      const auto& e = slab->layout.entries[i];
-      at::Tensor v = slab->views[i];
+    // Draw where the generator lives, then copy into the slab (host memory for offloaded blocks).
+    ParamSlab drawn = slab->flat.device() == device ? *slab : ParamSlab::allocate(slab->layout, device);
+    for (size_t i = 0; i < drawn.layout.entries.size(); ++i) {
+      const auto& e = drawn.layout.entries[i];
+      at::Tensor v = drawn.views[i];
       const bool is_norm = e.name.find("layer_norm") != std::string::npos;
       const bool is_bias = e.name.size() >= 5 && e.name.compare(e.name.size() - 5, 5, ".bias") == 0;
       if (is_norm && !is_bias) v.fill_(1.0);
       else if (is_bias) v.zero_();
       else v.normal_(0.0, 0.02, gen);
     }
+    if (drawn.flat.data_ptr() != slab->flat.data_ptr()) slab->flat.copy_(drawn.flat);
   }
 }
 

@@ -1,5 +1,5 @@
-// An OPT model held as flat slabs: the resident group (embeddings, projections, final norm, tied head) and one slab
-// per transformer block, all on one device in one dtype.
+// An OPT model held as flat slabs: the resident group (embeddings, projections, final norm, tied head) on the device,
+// and one slab per transformer block, on the device or (offloaded) in pinned host memory, all in one dtype.
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -18,11 +18,14 @@ struct OptModel {
   c10::Device device = c10::Device(c10::kCPU);
   ParamSlab resident;
   std::vector<ParamSlab> blocks;
+  std::vector<bool> offloaded;  // offloaded[l]: blocks[l] lives in host memory (pinned when a GPU is used)
 
-  // Zero-filled slabs for every group.
-  static OptModel allocate(const ModelShape& shape, DType dtype, c10::Device device);
+  // Zero-filled slabs for every group; blocks whose `offload` entry is true go to host memory (empty: none).
+  static OptModel allocate(const ModelShape& shape, DType dtype, c10::Device device,
+                           const std::vector<bool>& offload = {});
   // HuggingFace's OPT initialisation: matrices and embeddings normal(0, 0.02), biases 0, norms 1 (the padding row
-  // of embed_tokens is not zeroed: it is trained like any other). Drawn on the model's device from `seed`.
+  // of embed_tokens is not zeroed: it is trained like any other). Drawn on the model's device from `seed` (and
+  // copied to host memory for offloaded blocks), so a 30B model initialises at GPU speed.
   void init_random(uint64_t seed);
   int64_t parameter_count() const;
 

@@ -23,6 +23,10 @@ struct ParamSlab {
   bool has(const std::string& name) const;
 };
 
+// A zero-filled 1-D buffer whose first element sits on a 256-byte boundary (pinned host memory when asked and the
+// device is the CPU).
+at::Tensor allocate_aligned(int64_t elements, DType dtype, c10::Device device, bool pinned = false);
+
 c10::ScalarType to_scalar_type(DType dtype);
 DType from_scalar_type(c10::ScalarType type);
 

@@ -13,7 +13,7 @@
 #include "engine/cuda_glue.h"
 #include "engine/model_source.h"
 #include "engine/token_batches.h"
-#include "engine/zo_trainer.h"
+#include "engine/zo_engine.h"
 
 namespace zo2 {
 namespace {
@@ -41,7 +41,8 @@ void write_metrics(const std::filesystem::path& path, const std::vector<StepReco
   out.commit();
 }
 
-void write_results(const TrainOptions& o, const TrainSummary& summary, const GpuInfo& gpu, bool on_gpu) {
+void write_results(const TrainOptions& o, const Policy& policy, const TrainSummary& summary, const GpuInfo& gpu,
+                   bool on_gpu) {
   const auto secs = last_half_seconds(summary.steps);
   std::vector<double> tps;
   for (double s : secs) tps.push_back(double(o.batch * o.seq) / s);
@@ -55,8 +56,15 @@ void write_results(const TrainOptions& o, const TrainSummary& summary, const Gpu
     r.set("model", std::filesystem::path(o.model).filename().string());
     r.set("batch", std::to_string(o.batch));
     r.set("seq", std::to_string(o.seq));
-    r.set("dtype", std::string(dtype_name(o.dtype)));
-    r.set("offload", "none");
+    r.set("dtype", std::string(dtype_name(policy.dtype)));
+    r.set("offload", format_offload(policy.offload));
+    r.set("prefetch", std::to_string(policy.prefetch));
+    r.set("slots", std::string(slot_mode_name(policy.slots)));
+    r.set("overlap", policy.overlap ? "on" : "off");
+    r.set("wire", std::string(dtype_name(policy.wire)));
+    r.set("master", std::string(dtype_name(policy.master)));
+    r.set("writeback", std::to_string(policy.writeback));
+    r.set("gpu_mem_budget", std::to_string(policy.gpu_mem_budget));
     r.set("repeats", std::to_string(secs.size()));
     return r;
   };
@@ -73,17 +81,30 @@ void write_results(const TrainOptions& o, const TrainSummary& summary, const Gpu
     return r;
   };
   std::vector<ResultRow> rows{stats_row("tokens_per_second", tps, "tok/s"), stats_row("step_seconds", secs, "s")};
+  auto scalar_row = [&](const std::string& metric, double value, const std::string& unit) {
+    ResultRow r = base();
+    r.set("metric", metric);
+    r.set("value", fmt::format("{:.12g}", value));
+    r.set("unit", unit);
+    return r;
+  };
+  // Link bytes per step, averaged over a writeback cycle, from the plans the engine ran; achieved GB/s against the
+  // mean step time.
+  const ModelShape shape = model_shape_of(o.model);
+  double link_bytes = 0;
+  for (int64_t k = 0; k < policy.writeback; ++k)
+    for (const Op& op : build_plan(shape, policy, o.batch, o.seq, k).ops)
+      if (op.kind == OpKind::upload || op.kind == OpKind::download) link_bytes += double(op.link_bytes);
+  link_bytes /= double(policy.writeback);
+  double mean = 0;
+  for (double x : secs) mean += x / double(secs.size());
+  rows.push_back(scalar_row("link_bytes_per_step", link_bytes, "B"));
+  rows.push_back(scalar_row("link_GBps", link_bytes / mean / 1e9, "GB/s"));
+  rows.push_back(scalar_row("predicted_gpu_bytes",
+                            double(build_plan(shape, policy, o.batch, o.seq, 0).memory.gpu_total()), "B"));
   if (on_gpu) {
-    ResultRow peak = base();
-    peak.set("metric", "peak_allocated_bytes");
-    peak.set("value", fmt::format("{}", summary.peak_allocated_bytes));
-    peak.set("unit", "B");
-    ResultRow used = base();
-    used.set("metric", "device_used_bytes");
-    used.set("value", fmt::format("{}", summary.device_used_bytes));
-    used.set("unit", "B");
-    rows.push_back(peak);
-    rows.push_back(used);
+    rows.push_back(scalar_row("peak_allocated_bytes", double(summary.peak_allocated_bytes), "B"));
+    rows.push_back(scalar_row("device_used_bytes", double(summary.device_used_bytes), "B"));
   }
   append_result_rows(*o.results, rows);
 }
@@ -105,14 +126,18 @@ TrainSummary run_training(const TrainOptions& o, std::FILE* progress) {
   if (!(o.hyper.lr >= 0)) throw std::invalid_argument(fmt::format("--lr {}: expected a number >= 0", o.hyper.lr));
   if (!(o.hyper.weight_decay >= 0))
     throw std::invalid_argument(fmt::format("--weight-decay {}: expected a number >= 0", o.hyper.weight_decay));
+  const ModelShape shape = model_shape_of(o.model);
+  const Policy policy = resolve_policy(o.policy, shape.layers);
+  if (o.seq > shape.max_positions)
+    throw std::invalid_argument(fmt::format("--seq {}: longer than the model's {} positions", o.seq, shape.max_positions));
+  // The plan's memory prediction is checked against --gpu-mem-budget before anything is allocated.
+  build_plan(shape, policy, o.batch, o.seq, 0);
   const c10::Device device = parse_device(o.device, "--device");
   const bool on_gpu = device.is_cuda();
-  OptModel model = load_or_init_model(o.model, o.dtype, device, o.hyper.seed);
-  if (o.seq > model.shape.max_positions)
-    throw std::invalid_argument(fmt::format("--seq {}: longer than the model's {} positions", o.seq,
-                                            model.shape.max_positions));
-  TokenBatches batches(o.data, model.shape.vocab_size, o.batch, o.seq, o.hyper.seed);
-  ZoTrainer trainer(model, o.hyper);
+  TokenBatches batches(o.data, shape.vocab_size, o.batch, o.seq, o.hyper.seed);
+  OptModel model = load_or_init_model(o.model, policy.dtype, device, o.hyper.seed, policy.offload);
+  ZoEngine trainer(model, policy, o.hyper, o.batch, o.seq,
+                   on_gpu ? make_cuda_executor() : make_cpu_executor(o.hyper.seed, /*max_delay_us=*/0));
 
   TrainSummary summary;
   summary.parameters = model.parameter_count();
@@ -142,13 +167,13 @@ TrainSummary run_training(const TrainOptions& o, std::FILE* progress) {
   }
   if (progress)
     fmt::print(progress, "done: {} parameters on {} ({}) | last-half mean step {:.4f} s, {:.0f} tok/s{}\n",
-               summary.parameters, on_gpu ? gpu.card : "cpu", dtype_name(o.dtype), summary.mean_step_seconds(),
+               summary.parameters, on_gpu ? gpu.card : "cpu", dtype_name(policy.dtype), summary.mean_step_seconds(),
                double(o.batch * o.seq) / summary.mean_step_seconds(),
                on_gpu ? fmt::format(" | peak allocated {:.2f} GB, device used {:.2f} GB",
                                     summary.peak_allocated_bytes / 1e9, summary.device_used_bytes / 1e9)
                       : "");
   if (o.metrics) write_metrics(*o.metrics, summary.steps);
-  if (o.results) write_results(o, summary, gpu, on_gpu);
+  if (o.results) write_results(o, policy, summary, gpu, on_gpu);
   if (o.save) save_opt_checkpoint(model, *o.save);
   return summary;
 }

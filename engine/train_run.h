@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/policy.h"
 #include "engine/zo_hyper.h"
 
 namespace zo2 {
@@ -17,7 +18,14 @@ struct TrainOptions {
   std::optional<std::filesystem::path> data;  // int64 [N, T'] .npy; random tokens when absent
   ZoHyper hyper;
   std::string device = "cpu";
-  DType dtype = DType::f32;
+  PolicyOptions policy = resident_fp32_policy();  // --offload, --prefetch, ..., --dtype
+
+  static PolicyOptions resident_fp32_policy() {
+    PolicyOptions p;
+    p.offload = "none";
+    p.dtype = "fp32";
+    return p;
+  }
   std::optional<std::filesystem::path> save, metrics, results;
 };
 

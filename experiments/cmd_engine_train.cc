@@ -5,6 +5,7 @@
 
 #include "core/dtype.h"
 #include "engine/train_run.h"
+#include "experiments/cmd_sim_policy_flags.h"
 #include "experiments/commands.h"
 
 namespace zo2::cli {
@@ -12,7 +13,7 @@ namespace zo2::cli {
 void add_train_command(CLI::App& app) {
   struct Args {
     TrainOptions o;
-    std::string dtype = "fp32", data, save, metrics, results;
+    std::string data, save, metrics, results;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("train", "MeZO (zeroth-order SGD) fine-tuning");
@@ -28,13 +29,12 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", a->o.hyper.seed, "run seed (z, data order, random init)")->capture_default_str();
   cmd->add_option("--device", a->o.device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--dtype", a->dtype, "compute format: fp32, bf16, fp16")->capture_default_str();
+  add_policy_options(*cmd, a->o.policy);  // --offload (default none here), --prefetch, ..., --dtype (default fp32)
   cmd->add_option("--save", a->save, "write a HuggingFace checkpoint directory at the end");
   cmd->add_option("--metrics", a->metrics, "write one CSV row per step");
   cmd->add_option("--results", a->results, "append summary rows to a results CSV (experiments/results/)");
   cmd->callback([a] {
     TrainOptions o = a->o;
-    o.dtype = parse_dtype(a->dtype, "--dtype");
     if (!a->data.empty()) o.data = a->data;
     if (!a->save.empty()) o.save = a->save;
     if (!a->metrics.empty()) o.metrics = a->metrics;

@@ -28,7 +28,7 @@ for stage in $stages; do
       rc=$?; tail -3 "$OUT/build.log";;
     test)
       ./build-gpu/tests/test_engine > "$OUT/test_engine.log" 2>&1; rc=$?
-      tail -4 "$OUT/test_engine.log"
+      grep -E "FAILED|SKIPPED|passed|failed" "$OUT/test_engine.log" | tail -8
       PYTHONUNBUFFERED=1 ZO2_BIN=$PWD/build-gpu/zo2 python3 -m pytest -q -rs tests/python > "$OUT/pytest.log" 2>&1
       rc=$((rc + $?)); tail -6 "$OUT/pytest.log";;
     bench)
@@ -41,6 +41,17 @@ for stage in $stages; do
         ./build-gpu/zo2 train --model "$model" --steps 10 --batch 1 --seq 2048 --device cuda --dtype fp16 \
           --lr 1e-7 --eps 1e-3 --seed 1 --results "$OUT/results_resident.csv" > "$OUT/speed_$model.log" 2>&1
         rc=$((rc + $?)); note "$model: $(tail -1 "$OUT/speed_$model.log")"
+      done;;
+    offload)
+      rc=0
+      for model in opt-1.3b opt-6.7b opt-13b opt-30b; do
+        for policy in "--prefetch 1 --writeback 1" "--prefetch 2 --writeback 4"; do
+          tag="$model $(echo $policy | tr -d '-' | tr ' ' '_')"
+          ./build-gpu/zo2 train --model "$model" --steps 8 --batch 1 --seq 2048 --device cuda --dtype fp16 \
+            --offload all $policy --lr 1e-7 --eps 1e-3 --seed 1 --results "$OUT/results_offload.csv" \
+            > "$OUT/offload.log" 2>&1
+          rc=$((rc + $?)); note "$tag: $(tail -1 "$OUT/offload.log")"
+        done
       done;;
     *) echo "unknown stage $stage"; rc=1;;
   esac

@@ -25,7 +25,8 @@ def test_fp32_logits_match_transformers(zo2_bin, rng, tmp_path, layout):
         if layout == "decoder_keys":
             model.model.save_pretrained(out_dir)  # OPTModel: keys under "decoder."
         elif layout == "sharded":
-            model.save_pretrained(out_dir, max_shard_size="20KB")
+            total = sum(p.numel() * p.element_size() for p in model.parameters())
+            model.save_pretrained(out_dir, max_shard_size=max(total // 3, 1))
             assert (out_dir / "model.safetensors.index.json").exists()
         else:
             model.save_pretrained(out_dir)

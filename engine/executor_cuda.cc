@@ -1,0 +1,90 @@
+// The CUDA executor: one stream per GPU queue, an event after every op, dependencies across queues as stream waits.
+#include <ATen/ATen.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime.h>
+
+#include <array>
+
+#include "engine/cuda_check.h"
+#include "engine/executor.h"
+#include "engine/nvtx_range.h"
+
+namespace zo2 {
+namespace {
+
+class CudaExecutor final : public Executor {
+ public:
+  CudaExecutor()
+      : h2d_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true)),
+        compute_(c10::cuda::getStreamFromPool()),
+        d2h_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true)) {}
+
+  ~CudaExecutor() override {
+    for (cudaEvent_t e : events_) cudaEventDestroy(e);
+  }
+
+  void run(StepState& st) override {
+    const auto& ops = st.plan->ops;
+    while (events_.size() < ops.size()) {
+      cudaEvent_t e;
+      CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+      events_.push_back(e);
+    }
+    // Order this step after everything the last one enqueued, without waiting on the host.
+    const std::array<c10::cuda::CUDAStream, 3> streams{h2d_, compute_, d2h_};
+    for (const auto& s : streams)
+      for (cudaEvent_t tail : tails_) CUDA_CHECK(cudaStreamWaitEvent(s.stream(), tail, 0));
+    tails_.clear();
+
+    started_.clear();
+    std::array<int, kQueueCount> last_on_queue;
+    last_on_queue.fill(-1);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const Op& op = ops[i];
+      c10::cuda::CUDAStream stream = stream_for(op.queue);
+      c10::cuda::CUDAStreamGuard guard(stream);
+      for (int d : op.deps)
+        if (stream_for(ops[size_t(d)].queue) != stream) CUDA_CHECK(cudaStreamWaitEvent(stream.stream(), events_[size_t(d)], 0));
+      started_.push_back(int(i));
+      {
+        NvtxRange range(op.name.c_str());
+        run_op(op, st);
+      }
+      if (op.kind == OpKind::alloc) {
+        // The buffer is used on the copy streams too: keep the allocator from reusing it before they are done.
+        at::Tensor& buffer = st.buffer_for(op);
+        buffer.record_stream(h2d_);
+        buffer.record_stream(d2h_);
+      }
+      CUDA_CHECK(cudaEventRecord(events_[i], stream.stream()));
+      last_on_queue[size_t(op.queue)] = int(i);
+    }
+    for (int i : last_on_queue)
+      if (i >= 0) tails_.push_back(events_[size_t(i)]);
+  }
+
+  void synchronize() override {
+    for (const auto& s : {h2d_, compute_, d2h_}) CUDA_CHECK(cudaStreamSynchronize(s.stream()));
+  }
+
+ private:
+  // Host-side ops (alloc, free, the loss read) run in compute-stream order: the loss read waits for the head.
+  c10::cuda::CUDAStream stream_for(Queue q) const {
+    switch (q) {
+      case Queue::h2d: return h2d_;
+      case Queue::d2h: return d2h_;
+      default: return compute_;
+    }
+  }
+
+  c10::cuda::CUDAStream h2d_, compute_, d2h_;
+  std::vector<cudaEvent_t> events_;
+  std::vector<cudaEvent_t> tails_;
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> make_cuda_executor() { return std::make_unique<CudaExecutor>(); }
+
+}  // namespace zo2

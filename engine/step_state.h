@@ -1,0 +1,51 @@
+// What the ops of one ZO step read and write, and the action each op kind performs. The executors decide only
+// when an op runs (streams and events, or threads); run_op decides what it does, the same for every executor.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "core/plan.h"
+#include "core/zo_math.h"
+#include "engine/opt_model.h"
+#include "engine/zo_hyper.h"
+
+namespace zo2 {
+
+struct StepState {
+  OptModel* model = nullptr;
+  const Plan* plan = nullptr;
+  ZoHyper hyper;
+  int64_t step = 0;
+  uint64_t seed = 0;                         // this step's seed
+  PendingUpdate pending;                     // the previous step's update, applied by zo+ ops
+  const std::vector<PendingUpdate>* history = nullptr;  // history[j]: step j's seed and g (for replays)
+  int64_t replay_floor = 0;                  // steps below this were already applied on the host (after a flush)
+  at::Tensor ids;                            // [B, T] on the device
+
+  // Device buffers for offloaded blocks: fixed slots (--slots reuse) or per-upload buffers (--slots alloc).
+  std::vector<at::Tensor> slots;
+  std::map<int64_t, at::Tensor> allocated;   // layer -> buffer
+  std::map<int64_t, ParamSlab> resident_views;  // layer -> views over the buffer that holds it on the device
+  std::mutex buffers_mu;  // guards the two maps: the CPU executor's queues insert and look up concurrently
+
+  // Activations and outputs.
+  at::Tensor h_plus, h_minus, loss_plus, loss_minus;
+  double loss_plus_value = 0, loss_minus_value = 0;
+
+  // The device buffer an op's block lives in while it is uploaded (slot or allocation).
+  at::Tensor& buffer_for(const Op& op);
+  // The weights of block `layer` on the device: its slot's views when offloaded, else the model's slab.
+  ParamSlab& block(int64_t layer);
+};
+
+// Performs `op` with ATen on the current stream (CUDA) or the calling thread (CPU).
+void run_op(const Op& op, StepState& state);
+
+// One fused ZO pass over a slab on its own device (CUDA: the current stream).
+void zo_pass(ParamSlab& slab, const ZoPassCoeffs& k);
+
+}  // namespace zo2

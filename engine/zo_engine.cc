@@ -1,0 +1,122 @@
+// ZoEngine: builds each step's plan, keeps the slots and the update history, runs the plan through the executor.
+#include "engine/zo_engine.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include "core/philox.h"
+#include "engine/cuda_glue.h"
+#include "engine/step_state.h"
+
+namespace zo2 {
+
+void check_engine_policy(const Policy& policy, const OptModel& model) {
+  if (policy.layers() != model.shape.layers)
+    throw std::invalid_argument(fmt::format("--offload covers {} layers, the model has {}", policy.layers(),
+                                            model.shape.layers));
+  if (policy.offload != model.offloaded)
+    throw std::invalid_argument("the model's placement does not match --offload (allocate it with the policy's offload)");
+  if (policy.dtype != model.dtype)
+    throw std::invalid_argument(fmt::format("--dtype {} but the model is held in {}", dtype_name(policy.dtype),
+                                            dtype_name(model.dtype)));
+  if (policy.wire != policy.dtype || policy.master != policy.dtype)
+    throw std::invalid_argument(fmt::format(
+        "--wire {} / --master {} with --dtype {}: the engine runs the same format on the host, the link and the GPU "
+        "(the simulator models the others); expected --wire and --master equal to --dtype",
+        dtype_name(policy.wire), dtype_name(policy.master), dtype_name(policy.dtype)));
+}
+
+ZoEngine::ZoEngine(OptModel& model, Policy policy, ZoHyper hyper, int64_t batch, int64_t seq,
+                   std::unique_ptr<Executor> executor)
+    : model_(model), policy_(std::move(policy)), hyper_(hyper), batch_(batch), seq_(seq),
+      executor_(std::move(executor)) {
+  check_engine_policy(policy_, model_);
+  plan_ = build_plan(model_.shape, policy_, batch_, seq_, 0);  // refuses a plan over --gpu-mem-budget
+  if (policy_.slots == SlotMode::reuse)
+    for (int s = 0; s < plan_.slot_count; ++s)
+      slots_.push_back(allocate_aligned(block_layout(model_.shape, 0, model_.dtype).elements, model_.dtype, model_.device));
+}
+
+StepResult ZoEngine::step(const at::Tensor& input_ids) {
+  if (step_ > 0 && policy_.writeback > 1 && !plan_fixed_) plan_ = build_plan(model_.shape, policy_, batch_, seq_, step_);
+  StepState st;
+  st.model = &model_;
+  st.plan = &plan_;
+  st.hyper = hyper_;
+  st.step = step_;
+  st.seed = rng::step_seed(hyper_.seed, uint64_t(step_));
+  st.pending = pending_;
+  history_.push_back(PendingUpdate{false, st.seed, 0.0f});  // this step's seed, for replays; g filled in below
+  st.history = &history_;
+  st.replay_floor = replay_floor_;
+  st.ids = input_ids;
+  st.slots = slots_;
+  executor_->run(st);
+
+  StepResult r;
+  r.step = step_;
+  r.loss_plus = st.loss_plus_value;
+  r.loss_minus = st.loss_minus_value;
+  r.projected_grad = (r.loss_plus - r.loss_minus) / (2.0 * double(hyper_.eps));
+  history_.back() = PendingUpdate{true, st.seed, float(r.projected_grad)};
+  pending_ = history_.back();
+  ++step_;
+  return r;
+}
+
+void ZoEngine::use_plan(Plan plan) {
+  // Not validated: a test may hand over a plan with an edge removed, to see the CPU executor catch it.
+  if (plan.slot_count > int(slots_.size()) && policy_.slots == SlotMode::reuse)
+    throw std::invalid_argument("use_plan: the plan needs more slots than the engine allocated");
+  plan_ = std::move(plan);
+  plan_fixed_ = true;
+}
+
+void ZoEngine::flush() {
+  executor_->synchronize();
+  // Bring every block to the trained state: upload, replay what the GPU copy held beyond the host's, apply the
+  // pending update, copy back. Built as a plan-less sequence of the same actions.
+  StepState st;
+  st.model = &model_;
+  st.hyper = hyper_;
+  st.step = step_;
+  st.history = &history_;
+  st.replay_floor = replay_floor_;
+  st.pending = pending_;
+  ZoPassCoeffs apply_pending;
+  apply_pending.has_update = pending_.active;
+  apply_pending.update_seed = pending_.seed;
+  apply_pending.lr = hyper_.lr;
+  apply_pending.projected_grad = pending_.projected_grad;
+  apply_pending.weight_decay = hyper_.weight_decay;
+  if (pending_.active) zo_pass(model_.resident, apply_pending);
+  at::Tensor buffer;
+  for (int64_t l = 0; l < model_.shape.layers; ++l) {
+    if (!model_.offloaded[size_t(l)]) {
+      if (pending_.active) zo_pass(model_.blocks[size_t(l)], apply_pending);
+      continue;
+    }
+    if (!buffer.defined()) buffer = allocate_aligned(model_.blocks[size_t(l)].layout.elements, model_.dtype, model_.device);
+    Op upload;
+    upload.kind = OpKind::upload;
+    upload.layer = l;
+    upload.name = "flush/h2d";
+    st.allocated[l] = buffer;
+    run_op(upload, st);
+    Op replay = upload;
+    replay.kind = OpKind::replay;
+    replay.updates = policy_.writeback > 1 ? replays_due(l, step_, policy_.writeback) : 0;
+    run_op(replay, st);
+    if (pending_.active) zo_pass(st.block(l), apply_pending);
+    Op download = upload;
+    download.kind = OpKind::download;
+    run_op(download, st);  // the next block's upload reuses the buffer in the same stream order
+    st.allocated.erase(l);
+    st.resident_views.erase(l);
+  }
+  cuda_synchronize();  // the flush ran on the current stream; no-op without a GPU
+  pending_ = PendingUpdate{};
+  replay_floor_ = step_;  // every block now holds all updates up to step_-1
+}
+
+}  // namespace zo2

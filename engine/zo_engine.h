@@ -1,0 +1,55 @@
+// The ZO engine: MeZO steps on a model whose blocks are resident on the device or streamed from host memory, as a
+// plan built from the policy and run by an executor (CUDA streams, or the CPU reference executor's threads).
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <vector>
+
+#include "core/plan.h"
+#include "core/policy.h"
+#include "engine/executor.h"
+#include "engine/opt_model.h"
+#include "engine/zo_hyper.h"
+
+namespace zo2 {
+
+class ZoEngine {
+ public:
+  // `model` must already be placed as `policy.offload` says (OptModel::allocate's offload argument). Slots are
+  // allocated here, after the plan of step 0 has been checked against --gpu-mem-budget.
+  ZoEngine(OptModel& model, Policy policy, ZoHyper hyper, int64_t batch, int64_t seq, std::unique_ptr<Executor> executor);
+
+  // One MeZO step on input_ids [B, T] (int64, on the model's device); the update stays pending until the next step.
+  StepResult step(const at::Tensor& input_ids);
+  // Applies the pending update (and, with --writeback K > 1, the updates not yet copied back) to every block and
+  // writes every offloaded block back to host memory: the model is then exactly the trained one.
+  void flush();
+
+  // Runs `plan` for every following step instead of building one from the policy (tests and experiments that edit
+  // plans: the executors follow whatever order and edges it has).
+  void use_plan(Plan plan);
+  const Plan& plan() const { return plan_; }
+  const Executor& executor() const { return *executor_; }
+  int64_t steps_done() const { return step_; }
+  const Policy& policy() const { return policy_; }
+
+ private:
+  OptModel& model_;
+  Policy policy_;
+  ZoHyper hyper_;
+  int64_t batch_, seq_;
+  std::unique_ptr<Executor> executor_;
+  Plan plan_;
+  std::vector<at::Tensor> slots_;
+  std::vector<PendingUpdate> history_;  // history_[j]: step j's seed and projected gradient
+  PendingUpdate pending_;
+  int64_t step_ = 0;
+  int64_t replay_floor_ = 0;
+  bool plan_fixed_ = false;
+};
+
+// Throws std::invalid_argument naming the flag when the engine cannot run this policy on this model.
+void check_engine_policy(const Policy& policy, const OptModel& model);
+
+}  // namespace zo2

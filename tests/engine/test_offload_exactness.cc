@@ -1,0 +1,180 @@
+// Offloaded against resident on the CPU reference executor: with fp32 everywhere, every policy (prefetch, reuse or
+// alloc, overlap, writeback K, which blocks are offloaded) must give bitwise the resident run's losses and
+// parameters; an edited plan changes the executed order; a removed dependency is caught.
+#include "catch_aten.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+
+#include "core/plan.h"
+#include "engine/cuda_glue.h"
+#include "engine/zo_engine.h"
+#include "test_util.h"
+
+using namespace zo2;
+
+namespace {
+
+struct Run {
+  std::vector<StepResult> steps;
+  std::vector<at::Tensor> params;  // every slab's flat buffer after the final flush, on the CPU
+  std::vector<int> started;        // the executor's start order in the last step
+};
+
+OptModel make_start(const ModelShape& shape, uint64_t seed) {
+  at::manual_seed(seed);
+  OptModel m = OptModel::allocate(shape, DType::f32, at::kCPU);
+  m.init_random(seed);
+  for (ParamSlab* slab : m.slabs())
+    for (auto& v : slab->views) v.add_(at::randn_like(v), 0.05);
+  return m;
+}
+
+Policy policy_of(const ModelShape& shape, const std::string& offload, int64_t prefetch, const std::string& slots,
+                 const std::string& overlap, int64_t writeback) {
+  PolicyOptions o;
+  o.offload = offload;
+  o.prefetch = prefetch;
+  o.slots = slots;
+  o.overlap = overlap;
+  o.dtype = "fp32";
+  o.writeback = writeback;
+  return resolve_policy(o, shape.layers);
+}
+
+Run train(const OptModel& start, const Policy& policy, c10::Device device, std::unique_ptr<Executor> executor,
+          const std::vector<at::Tensor>& batches, uint64_t run_seed, const Plan* edited = nullptr) {
+  OptModel m = OptModel::allocate(start.shape, start.dtype, device, policy.offload);
+  m.resident.flat.copy_(start.resident.flat);
+  for (size_t l = 0; l < m.blocks.size(); ++l) m.blocks[l].flat.copy_(start.blocks[l].flat);
+  ZoHyper hyper{1e-3f, 1e-2f, 0.05f, run_seed};
+  ZoEngine engine(m, policy, hyper, batches[0].size(0), batches[0].size(1), std::move(executor));
+  if (edited) engine.use_plan(*edited);
+  Run run;
+  for (const auto& ids : batches) run.steps.push_back(engine.step(ids.to(device)));
+  run.started = engine.executor().started_order();
+  engine.flush();
+  for (ParamSlab* slab : m.slabs()) run.params.push_back(slab->flat.cpu());
+  return run;
+}
+
+bool bitwise_equal(const Run& a, const Run& b) {
+  for (size_t i = 0; i < a.steps.size(); ++i)
+    if (a.steps[i].loss_plus != b.steps[i].loss_plus || a.steps[i].loss_minus != b.steps[i].loss_minus) return false;
+  for (size_t i = 0; i < a.params.size(); ++i)
+    if (!at::equal(a.params[i], b.params[i])) return false;
+  return true;
+}
+
+struct Setup {
+  uint64_t seed;
+  ModelShape shape;
+  OptModel start;
+  std::vector<at::Tensor> batches;
+};
+
+Setup make_setup(int min_layers) {
+  const uint64_t seed = test::fresh_seed();
+  std::mt19937_64 rng(seed);
+  ModelShape shape = test::random_small_shape(rng);
+  shape.layers = min_layers + int64_t(rng() % 2);
+  OptModel start = make_start(shape, seed);
+  std::vector<at::Tensor> batches;
+  for (int s = 0; s < 5; ++s) batches.push_back(at::randint(shape.vocab_size, {2, 12}, at::kLong));
+  return {seed, shape, std::move(start), std::move(batches)};
+}
+
+}  // namespace
+
+TEST_CASE("every offloaded policy is bitwise the resident run (fp32, CPU reference executor)") {
+  Setup s = make_setup(4);
+  INFO("seed " << s.seed << " layers " << s.shape.layers);
+  std::mt19937_64 rng(s.seed);
+  const Run resident = train(s.start, policy_of(s.shape, "none", 1, "reuse", "on", 1), at::kCPU,
+                             make_cpu_executor(rng(), 100), s.batches, s.seed);
+  struct Case {
+    std::string offload;
+    int64_t prefetch;
+    std::string slots, overlap;
+    int64_t writeback;
+  };
+  std::vector<Case> cases{{"all", 1, "reuse", "on", 1},   // the peer's schedule
+                          {"all", 0, "reuse", "on", 1},   {"all", 2, "alloc", "on", 1},
+                          {"all", 1, "reuse", "off", 1},  {"all", 1, "reuse", "on", 2},
+                          {"all", 2, "reuse", "on", 3},   {"1-2", 1, "reuse", "on", 2},
+                          {"0,3", 0, "alloc", "on", 1}};
+  // Plus a few drawn at random each run.
+  for (int i = 0; i < 3; ++i)
+    cases.push_back({"all", int64_t(rng() % 4), rng() % 2 ? "reuse" : "alloc", rng() % 4 ? "on" : "off",
+                     int64_t(1 + rng() % 4)});
+  for (const auto& c : cases) {
+    INFO("offload " << c.offload << " prefetch " << c.prefetch << " slots " << c.slots << " overlap " << c.overlap
+                    << " writeback " << c.writeback);
+    const Policy p = policy_of(s.shape, c.offload, c.prefetch, c.slots, c.overlap, c.writeback);
+    const Run off = train(s.start, p, at::kCPU, make_cpu_executor(rng(), 100), s.batches, s.seed);
+    CHECK(bitwise_equal(off, resident));
+  }
+}
+
+TEST_CASE("offloaded is bitwise resident on the GPU too") {
+  if (!cuda_available()) SKIP("no GPU on this machine");
+  Setup s = make_setup(4);
+  INFO("seed " << s.seed);
+  const Run resident = train(s.start, policy_of(s.shape, "none", 1, "reuse", "on", 1), at::kCUDA, make_cuda_executor(),
+                             s.batches, s.seed);
+  for (int64_t k : {1, 3})
+    for (const char* slots : {"reuse", "alloc"}) {
+      INFO("writeback " << k << " slots " << slots);
+      const Run off = train(s.start, policy_of(s.shape, "all", 1, slots, "on", k), at::kCUDA, make_cuda_executor(),
+                            s.batches, s.seed);
+      CHECK(bitwise_equal(off, resident));
+    }
+}
+
+TEST_CASE("an edited plan changes the executed order, and the executor follows it") {
+  Setup s = make_setup(4);
+  INFO("seed " << s.seed);
+  const Policy p = policy_of(s.shape, "all", 1, "reuse", "on", 1);
+  Plan plan = build_plan(s.shape, p, 2, 12, 0);
+  const int a = plan.find("h2d/L00"), b = plan.find("h2d/L01");
+  REQUIRE(a >= 0);
+  REQUIRE(b == a + 1);  // both uploads start the step, one after the other on the h2d queue
+  REQUIRE(plan.ops[size_t(b)].deps.empty());
+  // Swap them in program order (renumbering the edges that point at them).
+  std::swap(plan.ops[size_t(a)], plan.ops[size_t(b)]);
+  for (auto& op : plan.ops)
+    for (int& d : op.deps) d = d == a ? b : (d == b ? a : d);
+  const Run original = train(s.start, p, at::kCPU, make_cpu_executor(1, 0), s.batches, s.seed);
+  const Run edited = train(s.start, p, at::kCPU, make_cpu_executor(1, 0), s.batches, s.seed, &plan);
+  auto position = [](const Run& r, const Plan& pl, const std::string& name) {
+    return std::find(r.started.begin(), r.started.end(), pl.find(name)) - r.started.begin();
+  };
+  const Plan unedited = build_plan(s.shape, p, 2, 12, 0);
+  CHECK(position(original, unedited, "h2d/L00") < position(original, unedited, "h2d/L01"));
+  CHECK(position(edited, plan, "h2d/L01") < position(edited, plan, "h2d/L00"));
+  CHECK(bitwise_equal(original, edited));  // same data, other order
+}
+
+TEST_CASE("a plan missing a slot hand-over dependency is caught by the CPU executor") {
+  Setup s = make_setup(4);
+  INFO("seed " << s.seed);
+  const Policy p = policy_of(s.shape, "all", 0, "reuse", "on", 1);  // 2 slots: L02 reuses L00's slot
+  Plan plan = build_plan(s.shape, p, 2, 12, 0);
+  const int upload = plan.find("h2d/L02"), release = plan.find("d2h/L00");
+  REQUIRE(upload >= 0);
+  REQUIRE(release >= 0);
+  auto& deps = plan.ops[size_t(upload)].deps;
+  REQUIRE(std::find(deps.begin(), deps.end(), release) != deps.end());
+  deps.erase(std::remove(deps.begin(), deps.end(), release), deps.end());
+  CHECK_THROWS(plan.validate());  // the builder's own check sees it too
+  // A slow copy back and an eager upload: without the edge, L02 lands in the slot before L00 leaves it.
+  CpuExecutorOptions slow_d2h;
+  slow_d2h.schedule_seed = s.seed;
+  slow_d2h.max_delay_us = {0, 0, 20000, 0, 0};
+  slow_d2h.min_delay_us = {0, 0, 10000, 0, 0};
+  const Run resident = train(s.start, policy_of(s.shape, "none", 1, "reuse", "on", 1), at::kCPU,
+                             make_cpu_executor(1, 0), s.batches, s.seed);
+  const Run broken = train(s.start, p, at::kCPU, make_cpu_executor(slow_d2h), s.batches, s.seed, &plan);
+  CHECK_FALSE(bitwise_equal(broken, resident));
+}
