@@ -41,10 +41,16 @@ ZO2_HD Words4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, 
 #pragma unroll
 #endif
   for (int round = 0; round < 10; ++round) {
+#if defined(__CUDA_ARCH__)
+    // 32-bit high and low products: written with 64-bit types, nvcc emits 64-bit multiplies (several IMADs each).
+    const uint32_t hi0 = __umulhi(kM0, c0), lo0 = kM0 * c0;
+    const uint32_t hi1 = __umulhi(kM1, c2), lo1 = kM1 * c2;
+#else
     const uint64_t p0 = uint64_t(kM0) * c0;
     const uint64_t p1 = uint64_t(kM1) * c2;
     const uint32_t hi0 = uint32_t(p0 >> 32), lo0 = uint32_t(p0);
     const uint32_t hi1 = uint32_t(p1 >> 32), lo1 = uint32_t(p1);
+#endif
     c0 = hi1 ^ c1 ^ k0;
     c1 = lo1;
     c2 = hi0 ^ c3 ^ k1;
@@ -84,7 +90,8 @@ ZO2_HD void box_muller(uint32_t wa, uint32_t wb, float& za, float& zb) {
   constexpr float kTwoPi = 6.2831853071795864769f;
   float s, c;
 #if defined(__CUDA_ARCH__)
-  const float r = sqrtf(-2.0f * __logf(uniform_open01(wa)));
+  const float r2 = -2.0f * __logf(uniform_open01(wa));
+  const float r = r2 * rsqrtf(r2);  // r2 >= 2^-23 > 0: one special-function op instead of sqrtf's refinement
   __sincosf(kTwoPi * uniform_open01(wb), &s, &c);
 #else
   const float r = std::sqrt(-2.0f * std::log(uniform_open01(wa)));

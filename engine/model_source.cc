@@ -21,8 +21,15 @@ c10::Device parse_device(const std::string& text, const std::string& flag) {
   throw std::invalid_argument(fmt::format("{} '{}': expected cpu, cuda or cuda:N", flag, text));
 }
 
-ModelShape model_shape_of(const std::string& model) {
-  if (is_preset_name(model)) return opt_preset(model);
+ModelShape model_shape_of(const std::string& model, int64_t layers) {
+  if (layers < 0) throw std::invalid_argument(fmt::format("--layers {}: expected a positive count", layers));
+  if (is_preset_name(model)) {
+    ModelShape s = opt_preset(model);
+    if (layers > 0) s.layers = layers;
+    return s;
+  }
+  if (layers > 0)
+    throw std::invalid_argument(fmt::format("--layers applies to presets; '{}' is a checkpoint directory", model));
   if (!std::filesystem::is_directory(model))
     throw std::invalid_argument(fmt::format("--model '{}': neither a preset ({}) nor an existing directory", model,
                                             fmt::join(opt_preset_names(), ", ")));
@@ -30,15 +37,15 @@ ModelShape model_shape_of(const std::string& model) {
 }
 
 OptModel load_or_init_model(const std::string& model, DType dtype, c10::Device device, uint64_t seed,
-                            const std::vector<bool>& offload) {
+                            const std::vector<bool>& offload, int64_t layers) {
   if (dtype == DType::fp8_e4m3)
     throw std::invalid_argument("--dtype fp8: fp8 is a wire format only (expected fp32, bf16 or fp16)");
   if (is_preset_name(model)) {
-    OptModel m = OptModel::allocate(opt_preset(model), dtype, device, offload);
+    OptModel m = OptModel::allocate(model_shape_of(model, layers), dtype, device, offload);
     m.init_random(seed);
     return m;
   }
-  model_shape_of(model);  // the error for a name that is neither
+  model_shape_of(model, layers);  // the error for a name that is neither, or --layers on a directory
   return load_opt_checkpoint(model, dtype, device, offload);
 }
 

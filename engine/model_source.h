@@ -11,9 +11,11 @@ c10::Device parse_device(const std::string& text, const std::string& flag);
 
 // A preset ("opt-125m" ...) builds a random-init model (HF's initialisation, drawn from `seed`); anything else is
 // read as a HuggingFace model directory. Blocks marked in `offload` are placed in host memory.
+// `layers` > 0 keeps only the first `layers` blocks of a preset's shape (--layers: a 175B-shaped model as deep as
+// host memory holds); it is refused for directories.
 OptModel load_or_init_model(const std::string& model, DType dtype, c10::Device device, uint64_t seed,
-                            const std::vector<bool>& offload = {});
-// The shape a --model argument names, without loading any weights.
-ModelShape model_shape_of(const std::string& model);
+                            const std::vector<bool>& offload = {}, int64_t layers = 0);
+// The shape a --model argument names (with the --layers override), without loading any weights.
+ModelShape model_shape_of(const std::string& model, int64_t layers = 0);
 
 }  // namespace zo2

@@ -53,7 +53,8 @@ void write_results(const TrainOptions& o, const Policy& policy, const TrainSumma
     r.set("card", gpu.card);
     r.set("driver", gpu.driver);
     r.set("executor", on_gpu ? "cuda" : "cpu");
-    r.set("model", std::filesystem::path(o.model).filename().string());
+    r.set("model", std::filesystem::path(o.model).filename().string() +
+                       (o.layers > 0 ? fmt::format(":{}L", o.layers) : std::string()));
     r.set("batch", std::to_string(o.batch));
     r.set("seq", std::to_string(o.seq));
     r.set("dtype", std::string(dtype_name(policy.dtype)));
@@ -90,7 +91,7 @@ void write_results(const TrainOptions& o, const Policy& policy, const TrainSumma
   };
   // Link bytes per step, averaged over a writeback cycle, from the plans the engine ran; achieved GB/s against the
   // mean step time.
-  const ModelShape shape = model_shape_of(o.model);
+  const ModelShape shape = model_shape_of(o.model, o.layers);
   double link_bytes = 0;
   for (int64_t k = 0; k < policy.writeback; ++k)
     for (const Op& op : build_plan(shape, policy, o.batch, o.seq, k).ops)
@@ -126,7 +127,7 @@ TrainSummary run_training(const TrainOptions& o, std::FILE* progress) {
   if (!(o.hyper.lr >= 0)) throw std::invalid_argument(fmt::format("--lr {}: expected a number >= 0", o.hyper.lr));
   if (!(o.hyper.weight_decay >= 0))
     throw std::invalid_argument(fmt::format("--weight-decay {}: expected a number >= 0", o.hyper.weight_decay));
-  const ModelShape shape = model_shape_of(o.model);
+  const ModelShape shape = model_shape_of(o.model, o.layers);
   const Policy policy = resolve_policy(o.policy, shape.layers);
   if (o.seq > shape.max_positions)
     throw std::invalid_argument(fmt::format("--seq {}: longer than the model's {} positions", o.seq, shape.max_positions));
@@ -135,7 +136,7 @@ TrainSummary run_training(const TrainOptions& o, std::FILE* progress) {
   const c10::Device device = parse_device(o.device, "--device");
   const bool on_gpu = device.is_cuda();
   TokenBatches batches(o.data, shape.vocab_size, o.batch, o.seq, o.hyper.seed);
-  OptModel model = load_or_init_model(o.model, policy.dtype, device, o.hyper.seed, policy.offload);
+  OptModel model = load_or_init_model(o.model, policy.dtype, device, o.hyper.seed, policy.offload, o.layers);
   ZoEngine trainer(model, policy, o.hyper, o.batch, o.seq,
                    on_gpu ? make_cuda_executor() : make_cpu_executor(o.hyper.seed, /*max_delay_us=*/0));
 

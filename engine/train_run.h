@@ -14,6 +14,7 @@ namespace zo2 {
 
 struct TrainOptions {
   std::string model = "opt-125m";  // preset or HuggingFace directory
+  int64_t layers = 0;              // > 0: only the first N blocks of a preset
   int64_t steps = 10, batch = 1, seq = 2048;
   std::optional<std::filesystem::path> data;  // int64 [N, T'] .npy; random tokens when absent
   ZoHyper hyper;

@@ -15,8 +15,9 @@ namespace {
 
 constexpr int kMaxSegments = 40;  // an OPT block has 16, the resident group up to 6: one launch per slab
 constexpr int kThreads = 256;
-constexpr int kGroupsPerThread = 2;  // two independent Philox calls and loads in flight per thread
-constexpr int kGroupsPerBlock = kThreads * kGroupsPerThread;
+// Groups of four elements per thread: their loads are issued together and their Philox calls are independent, so a
+// thread keeps several memory requests and arithmetic chains in flight. Tuned on the GPU (bench_engine_zo_pass).
+constexpr int kDefaultGroupsPerThread = 4;
 
 // Each thread block works inside one segment, so the segment is found once per block (a scan over a few prefix
 // sums), not once per element.
@@ -64,10 +65,11 @@ __device__ __forceinline__ T apply(T value, int lane, const rng::Normal4& z, con
   return store_value<T>(updated, kPerturb ? z.z[lane] : 0.0f, kUpdate && kHalf, bits.w[lane], k);
 }
 
-template <typename T, bool kUpdate, bool kPerturb>
+template <typename T, bool kUpdate, bool kPerturb, int kGroupsPerThread>
 __global__ void __launch_bounds__(kThreads) zo_pass_kernel(T* __restrict__ slab, const __grid_constant__ SegmentTable table,
                                                            const ZoPassCoeffs k) {
   constexpr bool kHalf = !std::is_same_v<T, float>;
+  constexpr int kGroupsPerBlock = kThreads * kGroupsPerThread;
   int s = 0;
   while (s + 1 < table.count && table.block_start[s + 1] <= int(blockIdx.x)) ++s;
   const ZoSegment seg = table.seg[s];
@@ -115,8 +117,22 @@ __global__ void __launch_bounds__(kThreads) zo_pass_kernel(T* __restrict__ slab,
   }
 }
 
+template <typename T, bool kUpdate, bool kPerturb>
+void launch_kernel(int groups_per_thread, unsigned blocks, T* slab, const SegmentTable& table, const ZoPassCoeffs& k,
+                   cudaStream_t stream) {
+  switch (groups_per_thread) {
+    case 1: zo_pass_kernel<T, kUpdate, kPerturb, 1><<<blocks, kThreads, 0, stream>>>(slab, table, k); break;
+    case 2: zo_pass_kernel<T, kUpdate, kPerturb, 2><<<blocks, kThreads, 0, stream>>>(slab, table, k); break;
+    case 4: zo_pass_kernel<T, kUpdate, kPerturb, 4><<<blocks, kThreads, 0, stream>>>(slab, table, k); break;
+    case 8: zo_pass_kernel<T, kUpdate, kPerturb, 8><<<blocks, kThreads, 0, stream>>>(slab, table, k); break;
+    default: throw std::invalid_argument("zo_pass_cuda: groups per thread must be 1, 2, 4 or 8");
+  }
+}
+
 template <typename T>
-void launch(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k, cudaStream_t stream) {
+void launch(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k, cudaStream_t stream,
+            int groups_per_thread) {
+  const int64_t kGroupsPerBlock = int64_t(kThreads) * groups_per_thread;
   const bool perturb = k.perturb_scale != 0.0f;
   if (!k.has_update && !perturb) return;  // nothing to do
   for (size_t begin = 0; begin < segments.size(); begin += kMaxSegments) {
@@ -134,9 +150,10 @@ void launch(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs&
     table.block_start[table.count] = int32_t(blocks);
     if (blocks == 0) continue;
     if (blocks > int64_t(INT32_MAX)) throw std::invalid_argument("zo_pass_cuda: slab too large for one launch");
-    if (k.has_update && perturb) zo_pass_kernel<T, true, true><<<unsigned(blocks), kThreads, 0, stream>>>(slab, table, k);
-    else if (k.has_update) zo_pass_kernel<T, true, false><<<unsigned(blocks), kThreads, 0, stream>>>(slab, table, k);
-    else zo_pass_kernel<T, false, true><<<unsigned(blocks), kThreads, 0, stream>>>(slab, table, k);
+    const auto b = unsigned(blocks);
+    if (k.has_update && perturb) launch_kernel<T, true, true>(groups_per_thread, b, slab, table, k, stream);
+    else if (k.has_update) launch_kernel<T, true, false>(groups_per_thread, b, slab, table, k, stream);
+    else launch_kernel<T, false, true>(groups_per_thread, b, slab, table, k, stream);
     CUDA_CHECK(cudaGetLastError());
   }
 }
@@ -146,12 +163,13 @@ void launch(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs&
 bool zo_cuda_built() { return true; }
 
 void zo_pass_cuda(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k,
-                  void* stream) {
+                  void* stream, int groups_per_thread) {
   auto s = static_cast<cudaStream_t>(stream);
+  const int g = groups_per_thread > 0 ? groups_per_thread : kDefaultGroupsPerThread;
   switch (dtype) {
-    case DType::f32: return launch(static_cast<float*>(slab), segments, k, s);
-    case DType::f16: return launch(static_cast<__half*>(slab), segments, k, s);
-    case DType::bf16: return launch(static_cast<__nv_bfloat16*>(slab), segments, k, s);
+    case DType::f32: return launch(static_cast<float*>(slab), segments, k, s, g);
+    case DType::f16: return launch(static_cast<__half*>(slab), segments, k, s, g);
+    case DType::bf16: return launch(static_cast<__nv_bfloat16*>(slab), segments, k, s, g);
     default: throw std::invalid_argument("zo_pass_cuda: slab dtype must be fp32, fp16 or bf16");
   }
 }

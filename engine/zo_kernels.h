@@ -25,8 +25,9 @@ std::vector<ZoSegment> zo_segments(const SlabLayout& layout);
 void zo_pass_cpu(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k);
 
 // The same on the GPU, enqueued on `stream` (a cudaStream_t). Throws if CUDA support was not built.
+// groups_per_thread (1, 2, 4, 8; 0 = the tuned default) is the benchmark's knob.
 void zo_pass_cuda(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k,
-                  void* stream);
+                  void* stream, int groups_per_thread = 0);
 bool zo_cuda_built();
 
 }  // namespace zo2

@@ -19,6 +19,8 @@ void add_train_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("train", "MeZO (zeroth-order SGD) fine-tuning");
   cmd->add_option("--model", a->o.model, "HuggingFace OPT directory, or a preset (opt-125m ... opt-175b: random init)")
       ->required();
+  cmd->add_option("--layers", a->o.layers, "keep only the first N blocks of a preset (e.g. a 175B-shaped model that "
+                                          "fits host memory)");
   cmd->add_option("--steps", a->o.steps, "number of ZO steps")->required();
   cmd->add_option("--batch", a->o.batch, "sequences per step")->capture_default_str();
   cmd->add_option("--seq", a->o.seq, "tokens per sequence")->capture_default_str();

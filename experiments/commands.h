@@ -14,5 +14,6 @@ void add_plan_command(CLI::App& app);
 // Engine side (built with LibTorch).
 void add_forward_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);  // measures the GPU into a hardware profile (needs CUDA)
 
 }  // namespace zo2::cli

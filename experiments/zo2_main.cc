@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
 #ifdef ZO2_HAVE_TORCH
   zo2::cli::add_forward_command(app);
   zo2::cli::add_train_command(app);
+  zo2::cli::add_calibrate_command(app);
 #endif
   try {
     app.parse(argc, argv);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One call on the GPU machine: unpack the carried Debian packages, build, run the GPU tests, the kernel benchmarks and
 # the speed runs, write logs and results rows under $OUT, and print a short table last.
-# Usage (from the repo root, with .deps carried): scripts/gpu_session.sh [build] [test] [bench] [speed] [nsys]
+# Usage (from the repo root, with .deps carried):
+#   scripts/gpu_session.sh [build] [test] [bench] [calibrate] [speed] [offload] [ablation] [budget] [big] [nsys]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/zo2-out}
@@ -20,6 +21,17 @@ export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 export ZO2_COMMIT=${ZO2_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$summary"
 
+# One zo2 train run, fp16, batch 1, sequence 2048, random init; results rows to $OUT/results.csv.
+train() {
+  local model=$1 tag=$2; shift 2
+  ./build-gpu/zo2 train --model "$model" --steps "${STEPS:-8}" --batch 1 --seq 2048 --device cuda --dtype fp16 \
+    --lr 1e-7 --eps 1e-3 --seed 1 --results "$OUT/results.csv" "$@" > "$OUT/train.log" 2>&1
+  local rc=$?
+  cat "$OUT/train.log" >> "$OUT/train_all.log"
+  note "$tag $model $*: $(tail -1 "$OUT/train.log")"
+  return $rc
+}
+
 for stage in $stages; do
   start=$(date +%s)
   case $stage in
@@ -35,26 +47,49 @@ for stage in $stages; do
       ./build-gpu/benchmarks/bench_engine_zo_pass --benchmark_filter=Cuda --benchmark_out="$OUT/bench_zo_pass.json" \
         --benchmark_out_format=json > "$OUT/bench_zo_pass.log" 2>&1; rc=$?
       grep -E "BM_|copy_fraction" "$OUT/bench_zo_pass.log" | tee -a "$summary";;
-    speed)
+    speed)  # the whole model resident
       rc=0
       for model in opt-1.3b opt-6.7b opt-13b; do
-        ./build-gpu/zo2 train --model "$model" --steps 10 --batch 1 --seq 2048 --device cuda --dtype fp16 \
-          --lr 1e-7 --eps 1e-3 --seed 1 --results "$OUT/results_resident.csv" > "$OUT/speed_$model.log" 2>&1
-        rc=$((rc + $?)); note "$model: $(tail -1 "$OUT/speed_$model.log")"
+        STEPS=10 train "$model" resident --offload none; rc=$((rc + $?))
       done;;
-    offload)
+    offload)  # every block offloaded: the peer-like policy and the best exact one, 1.3B to 30B
       rc=0
       for model in opt-1.3b opt-6.7b opt-13b opt-30b; do
         for policy in "--prefetch 1 --writeback 1" "--prefetch 2 --writeback 4"; do
-          tag="$model $(echo $policy | tr -d '-' | tr ' ' '_')"
-          ./build-gpu/zo2 train --model "$model" --steps 8 --batch 1 --seq 2048 --device cuda --dtype fp16 \
-            --offload all $policy --lr 1e-7 --eps 1e-3 --seed 1 --results "$OUT/results_offload.csv" \
-            > "$OUT/offload.log" 2>&1
-          rc=$((rc + $?)); note "$tag: $(tail -1 "$OUT/offload.log")"
+          train "$model" offload --offload all $policy; rc=$((rc + $?))
         done
       done;;
+    ablation)  # 6.7B, every block offloaded, one knob at a time from the peer-like policy
+      rc=0
+      for policy in "--prefetch 0" "--prefetch 1" "--prefetch 2" "--prefetch 4" "--prefetch 1 --slots alloc" \
+                    "--prefetch 1 --overlap off" "--prefetch 2 --writeback 4" "--prefetch 2 --writeback 16"; do
+        train opt-6.7b ablation --offload all $policy; rc=$((rc + $?))
+      done;;
+    budget)  # 30B under a 40 GB budget: the simulator's search picked the first 27 blocks resident
+      train opt-30b budget --offload 27-47 --prefetch 2 --writeback 4 --gpu-mem-budget 40GB; rc=$?;;
+    big)  # the 175B block shape, as deep as host memory holds
+      rc=0
+      for policy in "--prefetch 1 --writeback 1" "--prefetch 2 --writeback 4"; do
+        STEPS=6 train opt-175b big --layers 16 --offload all $policy; rc=$((rc + $?))
+      done;;
+    calibrate)  # the hardware profile the simulator reads, measured here
+      card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | grep -oE 'H100|H200' | tr 'A-Z' 'a-z')
+      ./build-gpu/tests/test_engine "[calibrate]" > "$OUT/calibrate_test.log" 2>&1; rc=$?
+      tail -2 "$OUT/calibrate_test.log"
+      ./build-gpu/zo2 calibrate --out "$OUT/${card:-gpu}-measured.json" > "$OUT/calibrate.log" 2>&1
+      rc=$((rc + $?)); tail -3 "$OUT/calibrate.log";;
+    nsys)  # three 6.7B steps under Nsight Systems, NVTX ranges named as the plan's ops
+      nsys=/opt/nvidia/nsight-compute/2025.3.1/host/target-linux-x64/nsys
+      $nsys profile -t cuda,nvtx -o "$OUT/zo2_opt-6.7b" --force-overwrite true \
+        ./build-gpu/zo2 train --model opt-6.7b --steps 3 --batch 1 --seq 2048 --device cuda --dtype fp16 \
+        --offload all --prefetch 1 --writeback 1 > "$OUT/nsys_run.log" 2>&1; rc=$?
+      $nsys stats --report nvtx_sum,cuda_gpu_kern_sum,cuda_gpu_mem_time_sum --format csv \
+        --output "$OUT/nsys" "$OUT/zo2_opt-6.7b.nsys-rep" > "$OUT/nsys_stats.log" 2>&1
+      rc=$((rc + $?)); ls -la "$OUT" | grep -i nsys | tee -a "$summary";;
     *) echo "unknown stage $stage"; rc=1;;
   esac
   note "stage $stage: rc=$rc, $(( $(date +%s) - start )) s"
 done
+# At most 8 files come back: logs go into one archive.
+(cd "$OUT" && tar czf logs.tar.gz ./*.log 2>/dev/null && rm -f ./*.log)
 echo "==== summary"; cat "$summary"

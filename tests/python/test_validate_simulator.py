@@ -1,0 +1,74 @@
+# analysis/validate_simulator.py's plumbing on a tiny synthetic measured CSV: simulated rows in the results format,
+# errors that match `zo2 simulate` by hand, a figure. Not about the simulator's accuracy.
+import csv
+import json
+import subprocess
+import sys
+
+import pandas as pd
+
+from conftest import REPO, run_zo2
+
+SCRIPT = REPO / "analysis" / "validate_simulator.py"
+RESULTS_HEADER = (REPO / "experiments" / "results" / "offload_h200.csv").read_text().splitlines()[0].split(",")
+
+
+def measured_csv(path, configs):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=RESULTS_HEADER)
+        w.writeheader()
+        for cfg, step, peak in configs:
+            base = dict(commit="test", date="2026-01-01", card="Test Card", driver="0", executor="cuda",
+                        model="opt-125m", batch="1", seq="256", dtype="fp16", offload="all", prefetch="1",
+                        slots="reuse", overlap="on", wire="fp16", master="fp16", writeback="1", gpu_mem_budget="0",
+                        repeats="4", min="", median="", max="")
+            base.update(cfg)
+            w.writerow(dict(base, metric="step_seconds", value=str(step), unit="s", median=str(step)))
+            w.writerow(dict(base, metric="peak_allocated_bytes", value=str(peak), unit="B"))
+            w.writerow(dict(base, metric="tokens_per_second", value="1", unit="tok/s"))  # ignored
+            # Another executor's row for the same configuration: ignored too.
+            w.writerow(dict(base, executor="sim", metric="step_seconds", value="123", unit="s"))
+
+
+def test_validate_simulator_writes_results_rows_and_a_figure(tmp_path, zo2_bin):
+    configs = [({}, 0.010, 400e6), ({"prefetch": "2", "writeback": "4"}, 0.020, 500e6),
+               ({"offload": "0-5", "slots": "alloc", "overlap": "off"}, 0.030, 600e6)]
+    measured = tmp_path / "measured.csv"
+    measured_csv(measured, configs)
+    out, fig = tmp_path / "validation.csv", tmp_path / "validation.png"
+    proc = subprocess.run([sys.executable, str(SCRIPT), str(measured), "--profile", "h100-targets", "--zo2", zo2_bin,
+                           "--out", str(out), "--figure", str(fig)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "median" in proc.stdout and "max" in proc.stdout
+    assert fig.exists() and fig.stat().st_size > 0
+
+    rows = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(rows.columns) == RESULTS_HEADER
+    assert set(rows["executor"]) == {"sim"}
+    assert sorted(rows["metric"].unique()) == ["peak_memory_error", "sim_peak_gpu_bytes", "sim_step_seconds",
+                                               "step_time_error"]
+    assert len(rows) == 4 * len(configs)
+    for cfg, step, peak in configs:
+        sel = rows[(rows["prefetch"] == cfg.get("prefetch", "1")) & (rows["offload"] == cfg.get("offload", "all"))]
+        get = {m: float(sel[sel["metric"] == m]["value"].iloc[0]) for m in sel["metric"]}
+        # The same numbers `zo2 simulate` gives for this configuration by hand.
+        flags = ["--prefetch", cfg.get("prefetch", "1"), "--offload", cfg.get("offload", "all"),
+                 "--slots", cfg.get("slots", "reuse"), "--overlap", cfg.get("overlap", "on"),
+                 "--writeback", cfg.get("writeback", "1")]
+        sim = json.loads(run_zo2(zo2_bin, "simulate", "--model", "opt-125m", "--profile", "h100-targets", "--batch",
+                                 "1", "--seq", "256", "--dtype", "fp16", "--format", "json", *flags).stdout)
+        assert abs(get["sim_step_seconds"] / sim["step_seconds"] - 1) < 1e-5
+        assert abs(get["step_time_error"] - (sim["step_seconds"] / step - 1)) < 1e-5 * (1 + abs(get["step_time_error"]))
+        assert abs(get["peak_memory_error"] - (sim["peak_gpu_bytes"] / peak - 1)) < 1e-5 * (
+            1 + abs(get["peak_memory_error"]))
+
+    # --append keeps the earlier rows; a missing column is named.
+    proc = subprocess.run([sys.executable, str(SCRIPT), str(measured), "--profile", "h100-targets", "--zo2", zo2_bin,
+                           "--out", str(out), "--append"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert len(pd.read_csv(out)) == 8 * len(configs)
+    bad = tmp_path / "bad.csv"
+    pd.read_csv(measured, dtype=str).drop(columns=["slots"]).to_csv(bad, index=False)
+    proc = subprocess.run([sys.executable, str(SCRIPT), str(bad), "--profile", "h100-targets", "--zo2", zo2_bin,
+                           "--out", str(tmp_path / "x.csv")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "'slots'" in proc.stderr

@@ -1,0 +1,173 @@
+// What zo2 calibrate writes is what the simulator reads: the same assembler (engine/calibrate_json.h) on fake
+// measurements, loaded by the simulator's loader from a file, every value back as written; its block timings are used.
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_floating_point.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+
+#include "core/json_file.h"
+#include "core/model_shape.h"
+#include "core/plan.h"
+#include "core/policy.h"
+#include "engine/calibrate_json.h"
+#include "simulator/cost_model.h"
+#include "simulator/profile.h"
+
+using namespace zo2;
+using Catch::Matchers::ContainsSubstring;
+using Catch::Matchers::WithinRel;
+
+namespace {
+
+// Random but plausible numbers (fresh each run), so a swapped or dropped field cannot pass by coincidence.
+CalibrationMeasurements fake_measurements(std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(0.5, 1.5);
+  CalibrationMeasurements m;
+  m.name = "fake";
+  m.card = "NVIDIA Fake 80GB";
+  m.driver = "123.45.67";
+  m.date = "2026-12-01";
+  m.commit = "abc1234";
+  m.repeats = 7;
+  m.warmup = 2;
+  m.gpu_memory_bytes = 85'000'000'000;
+  m.host_memory_bytes = 134'000'000'000;
+  for (double bytes : {1048576.0, 16777216.0, 1073741824.0}) {
+    m.h2d_pinned.emplace_back(bytes, 50e9 * u(rng));
+    m.d2h_pinned.emplace_back(bytes, 50e9 * u(rng));
+    m.h2d_pageable.emplace_back(bytes, 18e9 * u(rng));
+    m.d2h_pageable.emplace_back(bytes, 18e9 * u(rng));
+    m.cuda_malloc_free_seconds.emplace_back(bytes, 150e-6 * u(rng));
+    m.caching_alloc_seconds.emplace_back(bytes, 20e-6 * u(rng));
+    m.caching_empty_seconds.emplace_back(bytes, 2e-6 * u(rng));
+  }
+  // Out of order and a repeated size, as a block size equal to a listed size would give: the table comes out sorted.
+  std::swap(m.h2d_pinned.front(), m.h2d_pinned.back());
+  m.caching_alloc_seconds.emplace_back(16777216.0, 1.0);
+  m.concurrent_bytes_per_second = 90e9 * u(rng);
+  m.concurrent_copy_bytes = 1073741824.0;
+  m.gemm_size = 8192;
+  m.gemm_flops_per_second = {{DType::f16, 700e12 * u(rng)}, {DType::bf16, 700e12 * u(rng)}, {DType::f32, 50e12 * u(rng)}};
+  m.device_copy_bytes_per_second = 3e12 * u(rng);
+  m.gpu_rng_samples_per_second = 400e9 * u(rng);
+  m.gpu_rng_how = "fake";
+  m.launch_overhead_seconds = 4e-6 * u(rng);
+  m.host_sync_seconds = 20e-6 * u(rng);
+  m.host_update_elements_per_second = 2e8 * u(rng);
+  m.host_threads = 16;
+  for (const char* name : {"opt-125m", "opt-1.3b"}) {
+    const ModelShape s = opt_preset(name);
+    CalibrationMeasurements::Block b;
+    b.model = name;
+    b.hidden = s.hidden;
+    b.ffn = s.ffn;
+    b.heads = s.heads;
+    b.dtype = DType::f16;
+    b.batch = 1;
+    b.seq = 2048;
+    b.params = s.block_params();
+    b.slab_bytes = 2 * b.params;
+    b.forward_flops = s.block_forward_flops(1, 2048);
+    b.forward_seconds = b.forward_flops / 300e12 * u(rng);
+    b.zo_update_seconds = 1e-4 * u(rng);
+    b.zo_perturb_seconds = 0.5e-4 * u(rng);
+    m.blocks.push_back(b);
+    m.model_timings.push_back({name, DType::f16, 1, 2048, 1e-4 * u(rng), 5e-3 * u(rng), s.head_forward_flops(1, 2048)});
+  }
+  for (DType dt : {DType::f16, DType::bf16, DType::f32})
+    m.efficiency_blocks[dt] = {"opt-1.3b", m.blocks.back().forward_flops,
+                               m.blocks.back().forward_flops / (0.5 * m.gemm_flops_per_second[dt])};
+  return m;
+}
+
+void check_table(const sim::SizeTable& t, SizePoints expected) {
+  std::sort(expected.begin(), expected.end());
+  REQUIRE(t.points.size() == expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    CHECK(t.points[i].first == expected[i].first);
+    CHECK_THAT(t.points[i].second, WithinRel(expected[i].second, 1e-12));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a calibrated profile loads in the simulator with every value as measured", "[profile][calibrate]") {
+  std::mt19937_64 rng(std::random_device{}());
+  const CalibrationMeasurements m = fake_measurements(rng);
+  const auto path = std::filesystem::temp_directory_path() / fmt::format("zo2_calibrated_{}.json", rng());
+  write_json_file_atomic(path, calibration_profile_json(m));
+  const sim::HardwareProfile p = sim::load_profile(path.string());
+  std::filesystem::remove(path);
+
+  CHECK(p.name == "fake");
+  CHECK(p.card == m.card);
+  CHECK(p.driver == m.driver);
+  CHECK(p.date == m.date);
+  CHECK_THAT(p.source, ContainsSubstring("measured by zo2 calibrate"));
+  CHECK(p.gpu_memory_bytes == m.gpu_memory_bytes);
+  CHECK(p.host_memory_bytes == m.host_memory_bytes);
+  check_table(p.h2d_pinned, m.h2d_pinned);
+  check_table(p.d2h_pinned, m.d2h_pinned);
+  check_table(p.h2d_pageable, m.h2d_pageable);
+  check_table(p.d2h_pageable, m.d2h_pageable);
+  // The engine's alloc cost by default; the size measured twice keeps its first value.
+  auto alloc = m.caching_alloc_seconds;
+  alloc.pop_back();
+  check_table(p.malloc_free_seconds, alloc);
+  CHECK_THAT(p.concurrent_bytes_per_second, WithinRel(m.concurrent_bytes_per_second, 1e-12));
+  CHECK(p.concurrent_copy_bytes == m.concurrent_copy_bytes);
+  for (DType dt : {DType::f16, DType::bf16, DType::f32}) {
+    CHECK_THAT(p.gemm_flops_per_second.at(dt), WithinRel(m.gemm_flops_per_second.at(dt), 1e-12));
+    // Inverted from the roofline: flops / ((t - 10 launches) x gemm).
+    const auto& e = m.efficiency_blocks.at(dt);
+    const double expected = e.forward_flops / ((e.forward_seconds - 10 * m.launch_overhead_seconds) *
+                                               m.gemm_flops_per_second.at(dt));
+    CHECK_THAT(p.forward_efficiency.at(dt), WithinRel(std::min(expected, 1.0), 1e-12));
+  }
+  CHECK_THAT(p.device_copy_bytes_per_second, WithinRel(m.device_copy_bytes_per_second, 1e-12));
+  CHECK_THAT(p.gpu_rng_samples_per_second, WithinRel(m.gpu_rng_samples_per_second, 1e-12));
+  CHECK_THAT(p.launch_overhead_seconds, WithinRel(m.launch_overhead_seconds, 1e-12));
+  CHECK_THAT(p.host_sync_seconds, WithinRel(m.host_sync_seconds, 1e-12));
+  CHECK_THAT(p.host_update_elements_per_second, WithinRel(m.host_update_elements_per_second, 1e-12));
+  for (const auto& [field, source] : p.sources) CHECK_THAT(source, ContainsSubstring("zo2 calibrate"));
+
+  REQUIRE(p.block_timings.size() == m.blocks.size());
+  for (const auto& b : m.blocks) {
+    const sim::BlockTiming* t = p.find_block_timing(b.hidden, b.ffn, b.heads, b.dtype, b.batch, b.seq);
+    REQUIRE(t != nullptr);
+    CHECK_THAT(t->forward_seconds, WithinRel(b.forward_seconds, 1e-12));
+    CHECK_THAT(t->zo_update_seconds, WithinRel(b.zo_update_seconds, 1e-12));
+    CHECK_THAT(t->zo_perturb_seconds, WithinRel(b.zo_perturb_seconds, 1e-12));
+  }
+
+  // The cost model then charges the measured times for a matching model's blocks.
+  const ModelShape shape = opt_preset("opt-125m");
+  const Policy policy = resolve_policy(PolicyOptions{}, shape.layers);  // all offloaded, fp16
+  const Plan plan = build_plan(shape, policy, 1, 2048, 0);
+  const sim::CostModel cost(p, plan);
+  int checked = 0;
+  for (const Op& op : plan.ops)
+    if (op.kind == OpKind::forward && op.layer >= 0) {
+      CHECK_THAT(cost.seconds(op), WithinRel(m.blocks.front().forward_seconds, 1e-12));
+      ++checked;
+    }
+  CHECK(checked == 2 * shape.layers);
+}
+
+TEST_CASE("a calibrated profile can hold the raw cudaMalloc + cudaFree cost instead", "[profile][calibrate]") {
+  std::mt19937_64 rng(std::random_device{}());
+  CalibrationMeasurements m = fake_measurements(rng);
+  m.alloc_field = "cudamalloc";
+  const nlohmann::json j = calibration_profile_json(m);
+  check_table(sim::parse_profile(j, "calibrated").malloc_free_seconds, m.cuda_malloc_free_seconds);
+  CHECK(j["calibration"]["caching_alloc_seconds"].size() == m.caching_alloc_seconds.size());
+  m.alloc_field = "neither";
+  CHECK_THROWS_WITH(calibration_profile_json(m), ContainsSubstring("alloc_field"));
+  m.alloc_field = "engine";
+  m.h2d_pinned.clear();
+  CHECK_THROWS_WITH(calibration_profile_json(m), ContainsSubstring("h2d_pinned_bytes_per_second"));
+}
