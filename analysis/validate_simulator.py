@@ -87,7 +87,10 @@ def describe(cfg):
 
 
 def simulate(zo2, profile, cfg):
-    cmd = [zo2, "simulate", "--model", cfg["model"], "--profile", profile, "--format", "json"]
+    model, _, depth = cfg["model"].partition(":")  # "opt-175b:16L": zo2 train --layers 16
+    cmd = [zo2, "simulate", "--model", model, "--profile", profile, "--format", "json"]
+    if depth:
+        cmd += ["--layers", depth.rstrip("L")]
     for column, flag in FLAGS.items():
         if cfg[column] != "":
             cmd += [flag, cfg[column]]

@@ -34,9 +34,30 @@ ZO2_HD uint64_t splitmix64(uint64_t x) {
 
 ZO2_HD uint64_t step_seed(uint64_t run_seed, uint64_t step) { return splitmix64(run_seed ^ splitmix64(step + 1)); }
 
-// Philox4x32 with 10 rounds (Salmon et al., SC'11; the Random123 constants).
-ZO2_HD Words4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1) {
-  constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u, kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
+// Philox4x32 with 10 rounds (Salmon et al., SC'11; the Random123 constants). The round keys depend on the seed only,
+// so a kernel computes them once (PhiloxKeys) and every group reuses them.
+struct PhiloxKeys {
+  uint32_t k0[10], k1[10];
+};
+
+ZO2_HD PhiloxKeys philox_keys(uint64_t seed) {
+  constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
+  PhiloxKeys keys;
+  uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+  for (int round = 0; round < 10; ++round) {
+    keys.k0[round] = k0;
+    keys.k1[round] = k1;
+    k0 += kW0;
+    k1 += kW1;
+  }
+  return keys;
+}
+
+ZO2_HD Words4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, const PhiloxKeys& keys) {
+  constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
 #if defined(__CUDA_ARCH__)
 #pragma unroll
 #endif
@@ -51,18 +72,24 @@ ZO2_HD Words4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, 
     const uint32_t hi0 = uint32_t(p0 >> 32), lo0 = uint32_t(p0);
     const uint32_t hi1 = uint32_t(p1 >> 32), lo1 = uint32_t(p1);
 #endif
-    c0 = hi1 ^ c1 ^ k0;
+    c0 = hi1 ^ c1 ^ keys.k0[round];
     c1 = lo1;
-    c2 = hi0 ^ c3 ^ k1;
+    c2 = hi0 ^ c3 ^ keys.k1[round];
     c3 = lo0;
-    k0 += kW0;
-    k1 += kW1;
   }
   return Words4{{c0, c1, c2, c3}};
 }
 
+ZO2_HD Words4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1) {
+  return philox4x32_10(c0, c1, c2, c3, philox_keys(uint64_t(k0) | (uint64_t(k1) << 32)));
+}
+
+ZO2_HD Words4 philox_words(const PhiloxKeys& keys, uint64_t group, uint32_t stream) {
+  return philox4x32_10(uint32_t(group), uint32_t(group >> 32), stream, 0u, keys);
+}
+
 ZO2_HD Words4 philox_words(uint64_t seed, uint64_t group, uint32_t stream) {
-  return philox4x32_10(uint32_t(group), uint32_t(group >> 32), stream, 0u, uint32_t(seed), uint32_t(seed >> 32));
+  return philox_words(philox_keys(seed), group, stream);
 }
 
 // (k + 0.5) * 2^-23 for the top 23 bits k: strictly inside (0, 1) (24 bits would round the largest value up to 1.0,
@@ -103,14 +130,16 @@ ZO2_HD void box_muller(uint32_t wa, uint32_t wb, float& za, float& zb) {
   zb = r * s;
 }
 
-// z for elements 4*group .. 4*group+3 of step seed `seed`.
-ZO2_HD Normal4 normal4(uint64_t seed, uint64_t group) {
-  const Words4 w = philox_words(seed, group, kStreamZ);
+// z for elements 4*group .. 4*group+3 of the step seed whose round keys are `keys`.
+ZO2_HD Normal4 normal4(const PhiloxKeys& keys, uint64_t group) {
+  const Words4 w = philox_words(keys, group, kStreamZ);
   Normal4 n;
   box_muller(w.w[0], w.w[1], n.z[0], n.z[1]);
   box_muller(w.w[2], w.w[3], n.z[2], n.z[3]);
   return n;
 }
+
+ZO2_HD Normal4 normal4(uint64_t seed, uint64_t group) { return normal4(philox_keys(seed), group); }
 
 // z for one element (reference and test use; kernels take whole groups).
 ZO2_HD float normal_at(uint64_t seed, uint64_t index) { return normal4(seed, index >> 2).z[index & 3]; }

@@ -118,8 +118,10 @@ class Builder {
         slot = plan_.ops[size_t(upload_[size_t(i)])].slot;
         const int64_t r = writes_back_ ? replays_due(l, step_, p_.writeback) : 0;
         if (r > 0) {
-          Op op = make("replay/" + tag, OpKind::replay, Queue::compute, l, 0, 2 * authority_bytes(), 1);
-          op.rng_samples = r * block_params_;
+          // Each missed step is replayed exactly as it ran (update with +eps, -2eps, +eps), so the result stays
+          // bitwise the resident one: three read-modify-write passes and four z per element per missed step.
+          Op op = make("replay/" + tag, OpKind::replay, Queue::compute, l, 0, 3 * r * 2 * authority_bytes(), int(3 * r));
+          op.rng_samples = 4 * r * block_params_;
           op.elements = block_params_;
           op.updates = r;
           op.slot = slot;

@@ -23,9 +23,9 @@ struct ParamSlab {
   bool has(const std::string& name) const;
 };
 
-// A zero-filled 1-D buffer whose first element sits on a 256-byte boundary (pinned host memory when asked and the
-// device is the CPU).
-at::Tensor allocate_aligned(int64_t elements, DType dtype, c10::Device device, bool pinned = false);
+// A 1-D buffer whose first element sits on a 256-byte boundary (pinned host memory when asked and the device is the
+// CPU), zero-filled unless `zero` is false (device slots: every upload overwrites them whole).
+at::Tensor allocate_aligned(int64_t elements, DType dtype, c10::Device device, bool pinned = false, bool zero = true);
 
 c10::ScalarType to_scalar_type(DType dtype);
 DType from_scalar_type(c10::ScalarType type);

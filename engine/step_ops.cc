@@ -73,7 +73,8 @@ void run_op(const Op& op, StepState& st) {
   const float eps = st.hyper.eps;
   switch (op.kind) {
     case OpKind::alloc: {
-      at::Tensor buffer = allocate_aligned(m.blocks[size_t(op.layer)].layout.elements, m.dtype, m.device);
+      at::Tensor buffer = allocate_aligned(m.blocks[size_t(op.layer)].layout.elements, m.dtype, m.device,
+                                           /*pinned=*/false, /*zero=*/false);
       std::lock_guard<std::mutex> lock(st.buffers_mu);
       st.allocated[op.layer] = buffer;
       return;

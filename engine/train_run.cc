@@ -160,12 +160,12 @@ TrainSummary run_training(const TrainOptions& o, std::FILE* progress) {
       std::fflush(progress);
     }
   }
-  trainer.flush();
-  if (on_gpu) {
+  if (on_gpu) {  // the steps' peak, before the flush's own block buffer
     cuda_synchronize();
     summary.peak_allocated_bytes = cuda_allocator_peak_bytes();
     summary.device_used_bytes = cuda_device_used_bytes();
   }
+  trainer.flush();
   if (progress)
     fmt::print(progress, "done: {} parameters on {} ({}) | last-half mean step {:.4f} s, {:.0f} tok/s{}\n",
                summary.parameters, on_gpu ? gpu.card : "cpu", dtype_name(policy.dtype), summary.mean_step_seconds(),

@@ -17,7 +17,7 @@ constexpr int kMaxSegments = 40;  // an OPT block has 16, the resident group up 
 constexpr int kThreads = 256;
 // Groups of four elements per thread: their loads are issued together and their Philox calls are independent, so a
 // thread keeps several memory requests and arithmetic chains in flight. Tuned on the GPU (bench_engine_zo_pass).
-constexpr int kDefaultGroupsPerThread = 4;
+constexpr int kDefaultGroupsPerThread = 8;
 
 // Each thread block works inside one segment, so the segment is found once per block (a scan over a few prefix
 // sums), not once per element.
@@ -82,6 +82,9 @@ __global__ void __launch_bounds__(kThreads) zo_pass_kernel(T* __restrict__ slab,
   const int64_t local0 = int64_t(blockIdx.x - table.block_start[s]) * kGroupsPerBlock + threadIdx.x;
   const int64_t last_group = (seg_end - 1) >> 2;
 
+  // Round keys once per thread: they depend on the seeds only.
+  const rng::PhiloxKeys perturb_keys = rng::philox_keys(k.perturb_seed);
+  const rng::PhiloxKeys update_keys = rng::philox_keys(k.update_seed);
   Vec4<T> v[kGroupsPerThread];
   int64_t group[kGroupsPerThread];
   bool fast[kGroupsPerThread];
@@ -96,10 +99,10 @@ __global__ void __launch_bounds__(kThreads) zo_pass_kernel(T* __restrict__ slab,
     if (group[u] > last_group) continue;
     rng::Normal4 z{}, zp{};
     rng::Words4 bits{};
-    if (kPerturb) z = rng::normal4(k.perturb_seed, uint64_t(group[u]));
+    if (kPerturb) z = rng::normal4(perturb_keys, uint64_t(group[u]));
     if (kUpdate) {
-      zp = rng::normal4(k.update_seed, uint64_t(group[u]));
-      if (kHalf) bits = rng::philox_words(k.update_seed, uint64_t(group[u]), rng::kStreamRounding);
+      zp = rng::normal4(update_keys, uint64_t(group[u]));
+      if (kHalf) bits = rng::philox_words(update_keys, uint64_t(group[u]), rng::kStreamRounding);
     }
     if (fast[u]) {
 #pragma unroll

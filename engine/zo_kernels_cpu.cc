@@ -32,18 +32,19 @@ T finish(float updated, float z_new, bool stochastic, uint32_t bits, const ZoPas
 template <typename T>
 void run(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k) {
   constexpr bool kHalf = !std::is_same_v<T, float>;
+  const rng::PhiloxKeys perturb_keys = rng::philox_keys(k.perturb_seed), update_keys = rng::philox_keys(k.update_seed);
   for (const auto& s : segments) {
     if (s.numel == 0) continue;
     const int64_t first_group = s.global_index >> 2;
     const int64_t last_group = (s.global_index + s.numel - 1) >> 2;
     at::parallel_for(first_group, last_group + 1, 1 << 14, [&](int64_t g_begin, int64_t g_end) {
       for (int64_t g = g_begin; g < g_end; ++g) {
-        const rng::Normal4 z = k.perturb_scale != 0.0f ? rng::normal4(k.perturb_seed, uint64_t(g)) : rng::Normal4{};
+        const rng::Normal4 z = k.perturb_scale != 0.0f ? rng::normal4(perturb_keys, uint64_t(g)) : rng::Normal4{};
         rng::Normal4 zp{};
         rng::Words4 bits{};
         if (k.has_update) {
-          zp = rng::normal4(k.update_seed, uint64_t(g));
-          if (kHalf) bits = rng::philox_words(k.update_seed, uint64_t(g), rng::kStreamRounding);
+          zp = rng::normal4(update_keys, uint64_t(g));
+          if (kHalf) bits = rng::philox_words(update_keys, uint64_t(g), rng::kStreamRounding);
         }
         for (int lane = 0; lane < 4; ++lane) {
           const int64_t i = 4 * g + lane;

@@ -20,7 +20,7 @@ namespace {
 
 struct SimulateArgs {
   std::string model = "opt-1.3b", profile = "h100-targets", format = "table", trace, out, plan;
-  int64_t batch = 1, seq = 2048;
+  int64_t batch = 1, seq = 2048, layers = 0;
   bool pageable = false;
   PolicyOptions policy;
 };
@@ -89,7 +89,11 @@ void run(SimulateArgs a) {
       for (auto& op : c.plans.back().ops) op.pinned = false;
     c.steps.push_back(sim::simulate(c.plans.back(), profile));
   } else {
-    const ModelShape shape = load_model(a.model);
+    ModelShape shape = load_model(a.model);
+    if (a.layers > 0) {  // the engine's --layers: the first N blocks of the shape
+      shape.layers = a.layers;
+      a.model += fmt::format(":{}L", a.layers);
+    }
     sim::CycleOptions options;
     options.pageable = a.pageable;
     c = sim::simulate_cycle(shape, resolve_policy(a.policy, shape.layers), a.batch, a.seq, profile, options);
@@ -119,6 +123,7 @@ void add_simulate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--profile", args->profile, "hardware profile: a name under simulator/profiles or a JSON file")
       ->capture_default_str();
+  cmd->add_option("--layers", args->layers, "keep only the first N blocks of the model (as zo2 train --layers)");
   cmd->add_option("--batch", args->batch, "batch size")->capture_default_str();
   cmd->add_option("--seq", args->seq, "sequence length")->capture_default_str();
   cmd->add_option("--plan", args->plan,

@@ -85,7 +85,8 @@ for stage in $stages; do
         --offload all --prefetch 1 --writeback 1 > "$OUT/nsys_run.log" 2>&1; rc=$?
       $nsys stats --report nvtx_sum,cuda_gpu_kern_sum,cuda_gpu_mem_time_sum --format csv \
         --output "$OUT/nsys" "$OUT/zo2_opt-6.7b.nsys-rep" > "$OUT/nsys_stats.log" 2>&1
-      rc=$((rc + $?)); ls -la "$OUT" | grep -i nsys | tee -a "$summary";;
+      rc=$((rc + $?)); rm -f "$OUT/zo2_opt-6.7b.sqlite"; mv "$OUT"/nsys_*.csv /tmp/ 2>/dev/null
+      ls -la "$OUT" | grep -i nsys | tee -a "$summary";;
     *) echo "unknown stage $stage"; rc=1;;
   esac
   note "stage $stage: rc=$rc, $(( $(date +%s) - start )) s"

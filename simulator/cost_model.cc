@@ -36,7 +36,10 @@ double CostModel::seconds(const Op& op) const {
     case OpKind::zo_restore:
     case OpKind::zo_perturb:
       return timing_ && op.layer >= 0 ? timing_->zo_perturb_seconds : roofline(op);
-    case OpKind::replay:
+    case OpKind::replay:  // per missed step: one update+perturb pass and two perturb passes, as the engine runs it
+      return timing_ && op.layer >= 0
+                 ? double(op.updates) * (timing_->zo_update_seconds + 2.0 * timing_->zo_perturb_seconds)
+                 : roofline(op);
     case OpKind::embed:
     case OpKind::head: return roofline(op);
     case OpKind::alloc: return p_.malloc_free_seconds.at(double(op.link_bytes));
