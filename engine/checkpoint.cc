@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/fault_points.h"
 #include "core/json_file.h"
 #include "engine/io/safetensors_checkpoint.h"
 #include "engine/io/safetensors_write.h"
@@ -83,7 +84,11 @@ OptModel load_opt_checkpoint(const std::filesystem::path& dir, DType dtype, c10:
   return model;
 }
 
-void save_opt_checkpoint(const OptModel& model, const std::filesystem::path& dir, uint64_t max_shard_bytes) {
+void save_opt_checkpoint(const OptModel& model, const std::filesystem::path& final_dir, uint64_t max_shard_bytes) {
+  // The whole checkpoint is written into a sibling directory and swapped in at the end, so a failure part-way (a full
+  // disk, a crash) leaves an earlier checkpoint at `final_dir` whole, never a mix of old and new files.
+  const std::filesystem::path dir = final_dir.string() + ".partial";
+  std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   // Host copies of every tensor, kept alive until the writer is done.
   std::vector<at::Tensor> host;
@@ -99,8 +104,15 @@ void save_opt_checkpoint(const OptModel& model, const std::filesystem::path& dir
   };
   add(model.resident, "");
   for (size_t l = 0; l < model.blocks.size(); ++l) add(model.blocks[l], ModelShape::block_prefix(int64_t(l)));
-  io::write_safetensors_sharded(dir, tensors, max_shard_bytes, io::pytorch_metadata());
   write_json_file_atomic(dir / "config.json", shape_to_hf_config(model.shape, torch_dtype_name(model.dtype)));
+  fault_point("save:after_first_file", "checkpoint write failed");
+  io::write_safetensors_sharded(dir, tensors, max_shard_bytes, io::pytorch_metadata());
+  // Swap: the old checkpoint (if any) moves aside, the new one takes its name, the old one is removed.
+  const std::filesystem::path old_dir = final_dir.string() + ".old";
+  std::filesystem::remove_all(old_dir);
+  if (std::filesystem::exists(final_dir)) std::filesystem::rename(final_dir, old_dir);
+  std::filesystem::rename(dir, final_dir);
+  std::filesystem::remove_all(old_dir);
 }
 
 }  // namespace zo2

@@ -2,6 +2,9 @@
 #include "engine/opt_model.h"
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include "core/fault_points.h"
 
 namespace zo2 {
 
@@ -15,6 +18,10 @@ OptModel OptModel::allocate(const ModelShape& shape, DType dtype, c10::Device de
   m.blocks.reserve(shape.layers);
   for (int64_t l = 0; l < shape.layers; ++l) {
     const bool host = m.offloaded[size_t(l)];
+    if (host)
+      fault_point("pin:alloc", fmt::format("host memory for block {} ({} bytes{}) refused", l,
+                                           block_layout(shape, l, dtype).bytes(), device.is_cuda() ? ", pinned" : "")
+                                   .c_str());
     m.blocks.push_back(ParamSlab::allocate(block_layout(shape, l, dtype), host ? c10::Device(c10::kCPU) : device,
                                            /*pinned=*/host && device.is_cuda()));
   }

@@ -45,17 +45,30 @@ ParamSlab ParamSlab::allocate(const SlabLayout& layout, c10::Device device, bool
   return over(layout, allocate_aligned(layout.elements, layout.dtype, device, pinned));
 }
 
-at::Tensor allocate_aligned(int64_t elements, DType dtype, c10::Device device, bool pinned, bool zero) {
-  auto options = at::TensorOptions().dtype(to_scalar_type(dtype)).device(device);
-  if (pinned && device.is_cpu()) options = options.pinned_memory(true);
-  // CPU allocations are only 64-byte aligned: over-allocate and start the slab on a 256-byte boundary, so a tensor
-  // view has the same alignment in every copy of a block (kernels then take the same paths on the same data).
+namespace {
+
+// CPU allocations are only 64-byte aligned: over-allocate and start the slab on a 256-byte boundary, so a tensor view
+// has the same alignment in every copy of a block (kernels then take the same paths on the same data).
+at::Tensor aligned_buffer(int64_t elements, DType dtype, const at::TensorOptions& options, bool zero) {
   const int64_t elt = dtype_bytes(dtype);
   const int64_t slack = kSlabAlignBytes / elt;
   at::Tensor raw = zero ? at::zeros({elements + slack}, options) : at::empty({elements + slack}, options);
   const auto addr = reinterpret_cast<uintptr_t>(raw.data_ptr());
   const int64_t shift = int64_t((kSlabAlignBytes - addr % kSlabAlignBytes) % kSlabAlignBytes) / elt;
   return raw.narrow(0, shift, elements);
+}
+
+}  // namespace
+
+at::Tensor allocate_aligned(int64_t elements, DType dtype, c10::Device device, bool pinned, bool zero) {
+  auto options = at::TensorOptions().dtype(to_scalar_type(dtype)).device(device);
+  if (pinned && device.is_cpu()) options = options.pinned_memory(true);
+  try {
+    return aligned_buffer(elements, dtype, options, zero);
+  } catch (const std::exception& e) {  // out of memory, pinning refused: say how much of what
+    throw std::runtime_error(fmt::format("allocating {} bytes of {} memory failed: {}", elements * dtype_bytes(dtype),
+                                         pinned ? "pinned host" : device.str(), e.what()));
+  }
 }
 
 const at::Tensor& ParamSlab::view(const std::string& name) const {

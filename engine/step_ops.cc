@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "core/fault_points.h"
 #include "core/philox.h"
 #include "engine/cuda_glue.h"
 #include "engine/opt_forward.h"
@@ -108,6 +109,7 @@ void run_op(const Op& op, StepState& st) {
       (op.pass > 0 ? st.h_plus : st.h_minus) = opt_embed(m.shape, m.resident, st.ids);
       return;
     case OpKind::forward: {
+      if (st.step >= 1) fault_point("step:oom", "out of memory in the middle of a step");
       at::Tensor& h = op.pass > 0 ? st.h_plus : st.h_minus;
       h = opt_block(m.shape, st.block(op.layer), h);
       return;

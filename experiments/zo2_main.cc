@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 2;  // --help is a success; every bad flag exits 2 like every other error
   } catch (const std::exception& e) {
     fmt::print(stderr, "zo2: error: {}\n", e.what());
     return 2;

@@ -1,0 +1,11 @@
+// Named fault-injection points: tests set ZO2_FAULT=<name> to make the program fail exactly there, then check what
+// it printed and what it left on disk. A point costs one getenv when it is not armed.
+#pragma once
+
+namespace zo2 {
+
+// Throws std::runtime_error("<what> (fault injected at <name>)") when the environment variable ZO2_FAULT equals
+// `name`. Points in use: "save:after_first_file", "pin:alloc", "step:oom".
+void fault_point(const char* name, const char* what);
+
+}  // namespace zo2

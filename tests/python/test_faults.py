@@ -1,0 +1,81 @@
+# Bad input and injected faults: clear errors that name the file, flag or numbers, and nothing already on disk lost.
+import os
+import subprocess
+
+import numpy as np
+import torch
+from transformers import OPTForCausalLM
+
+from conftest import random_opt_config, random_opt_model, run_zo2, write_ids
+
+
+def run_failing(zo2, *args, fault=None):
+    env = dict(os.environ)
+    if fault:
+        env["ZO2_FAULT"] = fault
+    proc = subprocess.run([zo2, *map(str, args)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    return proc.stderr
+
+
+def logits_of(path, ids):
+    with torch.no_grad():
+        return OPTForCausalLM.from_pretrained(path).eval()(torch.from_numpy(ids)).logits.numpy()
+
+
+def test_failures_leave_the_previous_checkpoint_whole(zo2_bin, rng, tmp_path):
+    config = random_opt_config(rng)
+    random_opt_model(config, int(rng.integers(1 << 31))).save_pretrained(tmp_path / "start")
+    common = ["train", "--model", tmp_path / "start", "--batch", 1, "--seq", 8, "--lr", 1e-2,
+              "--eps", 1e-2, "--seed", 3, "--offload", "all", "--save", tmp_path / "out", "--metrics", tmp_path / "m.csv"]
+    run_zo2(zo2_bin, *common, "--steps", 2)
+    probe = rng.integers(0, config.vocab_size, size=(1, 6))
+    before = logits_of(tmp_path / "out", probe)
+    metrics_before = (tmp_path / "m.csv").read_bytes()
+
+    # An out-of-memory in the middle of a step: nothing is written.
+    err = run_failing(zo2_bin, *common, "--steps", 2, fault="step:oom")
+    assert "out of memory" in err
+    # Host memory for offloaded blocks refused: the error gives the block and its bytes.
+    err = run_failing(zo2_bin, *common, "--steps", 2, fault="pin:alloc")
+    assert "block 0" in err and "bytes" in err
+
+    assert (tmp_path / "m.csv").read_bytes() == metrics_before
+    # A checkpoint write that fails after its first file: the old checkpoint stays whole; the finished steps'
+    # metrics are written (a complete file, not a half one).
+    err = run_failing(zo2_bin, *common, "--steps", 3, fault="save:after_first_file")
+    assert "checkpoint write failed" in err and "save:after_first_file" in err
+    np.testing.assert_array_equal(logits_of(tmp_path / "out", probe), before)
+    assert (tmp_path / "m.csv").read_text().count("\n") == 4
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith((".partial", ".old")) or ".tmp." in p.name]
+    assert leftovers == [] or all(name.endswith(".partial") for name in leftovers)
+
+
+def test_bad_inputs_name_what_is_wrong(zo2_bin, rng, tmp_path):
+    config = random_opt_config(rng)
+    random_opt_model(config, int(rng.integers(1 << 31))).save_pretrained(tmp_path / "m")
+    write_ids(tmp_path / "ids.npy", np.array([[1, 2, config.vocab_size + 5]]))
+    err = run_failing(zo2_bin, "forward", "--model", tmp_path / "m", "--input-ids", tmp_path / "ids.npy", "--out", tmp_path / "o.npy")
+    assert "ids.npy" in err and "outside the vocabulary" in err
+    np.save(tmp_path / "f.npy", np.zeros((1, 4), dtype=np.float32))
+    err = run_failing(zo2_bin, "forward", "--model", tmp_path / "m", "--input-ids", tmp_path / "f.npy", "--out", tmp_path / "o.npy")
+    assert "f.npy" in err and "int64" in err
+    assert not (tmp_path / "o.npy").exists()
+    # A truncated weights file.
+    weights = tmp_path / "m" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    write_ids(tmp_path / "ok.npy", np.array([[1, 2]]))
+    err = run_failing(zo2_bin, "forward", "--model", tmp_path / "m", "--input-ids", tmp_path / "ok.npy", "--out", tmp_path / "o.npy")
+    assert "model.safetensors" in err
+    # Flags.
+    assert "--steps" in run_failing(zo2_bin, "train", "--model", "opt-125m", "--steps", 0, "--seq", 8)
+    assert "opt-7b" in run_failing(zo2_bin, "train", "--model", "opt-7b", "--steps", 1)
+    assert "--offload" in run_failing(zo2_bin, "train", "--model", "opt-125m", "--steps", 1, "--offload", "3-99")
+    # A budget too small is refused before anything is allocated, with the plan's numbers.
+    err = run_failing(zo2_bin, "train", "--model", "opt-125m", "--steps", 1, "--seq", 8, "--offload", "all",
+                      "--gpu-mem-budget", "10MB")
+    assert "--gpu-mem-budget" in err and "slots" in err and "resident_group" in err
+    # Data shorter than --seq.
+    write_ids(tmp_path / "short.npy", np.zeros((2, 4)))
+    err = run_failing(zo2_bin, "train", "--model", tmp_path / "m", "--steps", 1, "--seq", 8, "--data", tmp_path / "short.npy")
+    assert "short.npy" in err and "--seq" in err
