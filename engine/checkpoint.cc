@@ -63,7 +63,8 @@ void load_slab(ParamSlab& slab, const std::string& group_prefix, const io::Safet
 }  // namespace
 
 OptModel load_opt_checkpoint(const std::filesystem::path& dir, DType dtype, c10::Device device,
-                             const std::vector<bool>& offload) {
+                             const std::vector<bool>& offload, std::optional<DType> master,
+                             std::optional<DType> wire) {
   if (!std::filesystem::is_directory(dir))
     throw std::runtime_error(fmt::format("{}: not a directory (expected a HuggingFace model directory or a preset)",
                                          dir.string()));
@@ -78,9 +79,10 @@ OptModel load_opt_checkpoint(const std::filesystem::path& dir, DType dtype, c10:
   if (!offload.empty() && int64_t(offload.size()) != shape.layers)
     throw std::invalid_argument(fmt::format("--offload names {} layers but {} has {}", offload.size(), dir.string(),
                                             shape.layers));
-  OptModel model = OptModel::allocate(shape, dtype, device, offload);
+  OptModel model = OptModel::allocate(shape, dtype, device, offload, master, wire);
   load_slab(model.resident, "", ckpt, prefix);
   for (int64_t l = 0; l < shape.layers; ++l) load_slab(model.blocks[l], ModelShape::block_prefix(l), ckpt, prefix);
+  model.refresh_wire();
   return model;
 }
 
@@ -98,7 +100,7 @@ void save_opt_checkpoint(const OptModel& model, const std::filesystem::path& fin
       const SlabEntry& e = slab.layout.entries[i];
       host.push_back(slab.views[i].to(at::kCPU).contiguous());
       const at::Tensor& t = host.back();
-      tensors.push_back({"model.decoder." + group_prefix + e.name, safetensors_dtype(model.dtype), e.shape,
+      tensors.push_back({"model.decoder." + group_prefix + e.name, safetensors_dtype(slab.layout.dtype), e.shape,
                          t.data_ptr(), size_t(t.nbytes())});
     }
   };

@@ -2,6 +2,7 @@
 // keys under "model.decoder." or "decoder.").
 #pragma once
 #include <filesystem>
+#include <optional>
 
 #include "engine/opt_model.h"
 
@@ -11,7 +12,8 @@ namespace zo2 {
 // `device` (blocks marked in `offload` into host memory). Errors name the directory or file, the tensor and what was
 // expected.
 OptModel load_opt_checkpoint(const std::filesystem::path& dir, DType dtype, c10::Device device,
-                             const std::vector<bool>& offload = {});
+                             const std::vector<bool>& offload = {}, std::optional<DType> master = {},
+                             std::optional<DType> wire = {});
 
 // Writes config.json and model.safetensors (sharded above `max_shard_bytes`) so transformers' from_pretrained loads
 // the model back. Every file is written under a temporary name and renamed.

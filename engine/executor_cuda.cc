@@ -5,6 +5,10 @@
 #include <cuda_runtime.h>
 
 #include <array>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "engine/cuda_check.h"
 #include "engine/executor.h"
@@ -12,6 +16,80 @@
 
 namespace zo2 {
 namespace {
+
+// Runs the host_update queue on a thread of its own, in program order: each op waits until its dependencies' events
+// are recorded by the enqueueing thread and complete on the GPU, then runs on the host.
+class HostWorker {
+ public:
+  HostWorker(const std::vector<Op>& ops, const std::vector<cudaEvent_t>& events)
+      : ops_(ops), events_(events), recorded_(ops.size(), false) {}
+  ~HostWorker() {  // after an error on the enqueueing thread: let the worker stop instead of waiting forever
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void submit(int i, StepState& st) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(i);
+    if (!thread_.joinable()) thread_ = std::thread([this, &st] { loop(st); });
+    cv_.notify_all();
+  }
+  void recorded(int i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    recorded_[size_t(i)] = true;
+    cv_.notify_all();
+  }
+  void finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+    if (failure_) std::rethrow_exception(failure_);
+  }
+
+ private:
+  void loop(StepState& st) {
+    for (size_t next = 0;; ++next) {
+      int i;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return next < queue_.size() || closed_; });
+        if (next >= queue_.size()) return;
+        i = queue_[next];
+        auto ready = [&] {
+          for (int d : ops_[size_t(i)].deps)
+            if (!recorded_[size_t(d)]) return false;
+          return true;
+        };
+        cv_.wait(lock, [&] { return ready() || closed_; });
+        if (!ready()) return;  // closed before its dependencies were enqueued: the step failed
+      }
+      try {
+        for (int d : ops_[size_t(i)].deps) CUDA_CHECK(cudaEventSynchronize(events_[size_t(d)]));
+        run_op(ops_[size_t(i)], st);
+      } catch (...) {
+        failure_ = std::current_exception();
+        return;
+      }
+    }
+  }
+
+  const std::vector<Op>& ops_;
+  const std::vector<cudaEvent_t>& events_;
+  std::vector<bool> recorded_;
+  std::vector<int> queue_;
+  bool closed_ = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;
+  std::exception_ptr failure_;
+};
 
 class CudaExecutor final : public Executor {
  public:
@@ -40,8 +118,14 @@ class CudaExecutor final : public Executor {
     started_.clear();
     std::array<int, kQueueCount> last_on_queue;
     last_on_queue.fill(-1);
+    HostWorker host_updates(ops, events_);  // host/update ops run beside the enqueueing thread
     for (size_t i = 0; i < ops.size(); ++i) {
       const Op& op = ops[i];
+      if (op.queue == Queue::host_update) {
+        started_.push_back(int(i));
+        host_updates.submit(int(i), st);
+        continue;
+      }
       c10::cuda::CUDAStream stream = stream_for(op.queue);
       c10::cuda::CUDAStreamGuard guard(stream);
       for (int d : op.deps)
@@ -58,8 +142,10 @@ class CudaExecutor final : public Executor {
         buffer.record_stream(d2h_);
       }
       CUDA_CHECK(cudaEventRecord(events_[i], stream.stream()));
+      host_updates.recorded(int(i));
       last_on_queue[size_t(op.queue)] = int(i);
     }
+    host_updates.finish();  // the next step's uploads read what these wrote
     for (int i : last_on_queue)
       if (i >= 0) tails_.push_back(events_[size_t(i)]);
   }

@@ -37,16 +37,17 @@ ModelShape model_shape_of(const std::string& model, int64_t layers) {
 }
 
 OptModel load_or_init_model(const std::string& model, DType dtype, c10::Device device, uint64_t seed,
-                            const std::vector<bool>& offload, int64_t layers) {
+                            const std::vector<bool>& offload, int64_t layers, std::optional<DType> master,
+                            std::optional<DType> wire) {
   if (dtype == DType::fp8_e4m3)
     throw std::invalid_argument("--dtype fp8: fp8 is a wire format only (expected fp32, bf16 or fp16)");
   if (is_preset_name(model)) {
-    OptModel m = OptModel::allocate(model_shape_of(model, layers), dtype, device, offload);
+    OptModel m = OptModel::allocate(model_shape_of(model, layers), dtype, device, offload, master, wire);
     m.init_random(seed);
     return m;
   }
   model_shape_of(model, layers);  // the error for a name that is neither, or --layers on a directory
-  return load_opt_checkpoint(model, dtype, device, offload);
+  return load_opt_checkpoint(model, dtype, device, offload, master, wire);
 }
 
 }  // namespace zo2

@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 #include "core/model_shape.h"
 #include "engine/param_slab.h"
+#include "engine/wire_format.h"
 
 namespace zo2 {
 
@@ -19,10 +21,19 @@ struct OptModel {
   ParamSlab resident;
   std::vector<ParamSlab> blocks;
   std::vector<bool> offloaded;  // offloaded[l]: blocks[l] lives in host memory (pinned when a GPU is used)
+  // Host formats of offloaded blocks: blocks[l] holds the master (--master); when the link format is below it
+  // (--wire), wire[l] is the pinned copy that travels, refreshed from the master by refresh_wire().
+  DType master_dtype = DType::f32, wire_dtype = DType::f32;
+  std::vector<WireCopy> wire;
 
-  // Zero-filled slabs for every group; blocks whose `offload` entry is true go to host memory (empty: none).
+  // Zero-filled slabs for every group; blocks whose `offload` entry is true go to host memory (empty: none), in
+  // `master` format (default: dtype), with a `wire` copy when that format is below the master.
   static OptModel allocate(const ModelShape& shape, DType dtype, c10::Device device,
-                           const std::vector<bool>& offload = {});
+                           const std::vector<bool>& offload = {}, std::optional<DType> master = {},
+                           std::optional<DType> wire = {});
+  bool has_wire_copies() const { return wire_dtype != master_dtype; }
+  // Re-encodes every offloaded block's wire copy from its master.
+  void refresh_wire();
   // HuggingFace's OPT initialisation: matrices and embeddings normal(0, 0.02), biases 0, norms 1 (the padding row
   // of embed_tokens is not zeroed: it is trained like any other). Drawn on the model's device from `seed` (and
   // copied to host memory for offloaded blocks), so a 30B model initialises at GPU speed.

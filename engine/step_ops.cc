@@ -8,6 +8,7 @@
 #include "core/philox.h"
 #include "engine/cuda_glue.h"
 #include "engine/opt_forward.h"
+#include "engine/wire_format.h"
 #include "engine/step_state.h"
 #include "engine/zo_kernels.h"
 
@@ -74,23 +75,54 @@ void run_op(const Op& op, StepState& st) {
   const float eps = st.hyper.eps;
   switch (op.kind) {
     case OpKind::alloc: {
-      at::Tensor buffer = allocate_aligned(m.blocks[size_t(op.layer)].layout.elements, m.dtype, m.device,
-                                           /*pinned=*/false, /*zero=*/false);
+      const int64_t elements = m.blocks[size_t(op.layer)].layout.elements;
+      at::Tensor buffer = allocate_aligned(elements, m.dtype, m.device, /*pinned=*/false, /*zero=*/false);
+      std::pair<at::Tensor, at::Tensor> wire;
+      if (m.has_wire_copies() && m.wire_dtype != m.dtype) {
+        const WireCopy& w = m.wire[size_t(op.layer)];
+        wire.first = allocate_aligned(w.slab.flat.numel(), m.wire_dtype, m.device, false, false);
+        if (w.scales.defined()) wire.second = at::empty_like(w.scales, w.scales.options().device(m.device).pinned_memory(false));
+      }
       std::lock_guard<std::mutex> lock(st.buffers_mu);
       st.allocated[op.layer] = buffer;
+      if (wire.first.defined()) st.allocated_wire[op.layer] = wire;
       return;
     }
     case OpKind::free: {
       std::lock_guard<std::mutex> lock(st.buffers_mu);
       st.resident_views.erase(op.layer);
       st.allocated.erase(op.layer);
+      st.allocated_wire.erase(op.layer);
       return;
     }
     case OpKind::upload: {
       at::Tensor& buffer = st.buffer_for(op);
-      const ParamSlab& host = m.blocks[size_t(op.layer)];
-      buffer.narrow(0, 0, host.layout.elements).copy_(host.flat, /*non_blocking=*/true);
-      ParamSlab views = ParamSlab::over(host.layout, buffer.narrow(0, 0, host.layout.elements));
+      const ParamSlab& master = m.blocks[size_t(op.layer)];
+      SlabLayout layout = master.layout;
+      layout.dtype = m.dtype;
+      at::Tensor compute = buffer.narrow(0, 0, layout.elements);
+      if (!m.has_wire_copies()) {
+        compute.copy_(master.flat, /*non_blocking=*/true);
+      } else {
+        // The wire copy travels; below the compute format it lands beside the compute buffer and is decoded.
+        const WireCopy& w = m.wire[size_t(op.layer)];
+        if (m.wire_dtype == m.dtype) {
+          compute.copy_(w.slab.flat.narrow(0, 0, layout.elements), /*non_blocking=*/true);
+        } else {
+          at::Tensor wire_buffer, scales;
+          if (op.slot >= 0) {
+            wire_buffer = st.slot_wire.at(size_t(op.slot));
+            if (!st.slot_scales.empty()) scales = st.slot_scales.at(size_t(op.slot));
+          } else {
+            std::lock_guard<std::mutex> lock(st.buffers_mu);
+            std::tie(wire_buffer, scales) = st.allocated_wire.at(op.layer);
+          }
+          wire_buffer.copy_(w.slab.flat, /*non_blocking=*/true);
+          if (scales.defined()) scales.copy_(w.scales, /*non_blocking=*/true);
+          decode_wire(wire_buffer, scales, m.wire_dtype, compute);
+        }
+      }
+      ParamSlab views = ParamSlab::over(layout, compute);
       std::lock_guard<std::mutex> lock(st.buffers_mu);
       st.resident_views[op.layer] = std::move(views);
       return;
@@ -125,11 +157,16 @@ void run_op(const Op& op, StepState& st) {
       st.loss_minus_value = both[1].item<double>();
       return;
     }
-    case OpKind::host_update:
-      throw std::invalid_argument(fmt::format(
-          "op {}: host-side master updates (--wire below --master) are not implemented by the engine; "
-          "use --wire equal to --master",
-          op.name));
+    case OpKind::host_update: {
+      // The host applies the pending update to its master (the GPU applied it to its rounded copy in zo+) and
+      // re-encodes the wire copy for the next step's upload. The plan orders this after the upload read the copy.
+      if (!st.pending.active) return;
+      ParamSlab& master = m.blocks[size_t(op.layer)];
+      zo_pass_cpu(master.flat.data_ptr(), master.layout.dtype, zo_segments(master.layout),
+                  coeffs(st, st.pending, 0, 0.0f));
+      encode_wire(master, m.wire[size_t(op.layer)]);
+      return;
+    }
   }
 }
 

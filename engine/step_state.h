@@ -29,6 +29,10 @@ struct StepState {
   // Device buffers for offloaded blocks: fixed slots (--slots reuse) or per-upload buffers (--slots alloc).
   std::vector<at::Tensor> slots;
   std::map<int64_t, at::Tensor> allocated;   // layer -> buffer
+  // With --wire below --master: where the wire copy lands before it is decoded into the compute buffer (empty
+  // when the wire format is the compute format: it lands in the compute buffer itself), and fp8 scales.
+  std::vector<at::Tensor> slot_wire, slot_scales;
+  std::map<int64_t, std::pair<at::Tensor, at::Tensor>> allocated_wire;  // layer -> (wire buffer, scales)
   std::map<int64_t, ParamSlab> resident_views;  // layer -> views over the buffer that holds it on the device
   std::mutex buffers_mu;  // guards the two maps: the CPU executor's queues insert and look up concurrently
 

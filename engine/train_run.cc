@@ -136,7 +136,8 @@ TrainSummary run_training(const TrainOptions& o, std::FILE* progress) {
   const c10::Device device = parse_device(o.device, "--device");
   const bool on_gpu = device.is_cuda();
   TokenBatches batches(o.data, shape.vocab_size, o.batch, o.seq, o.hyper.seed);
-  OptModel model = load_or_init_model(o.model, policy.dtype, device, o.hyper.seed, policy.offload, o.layers);
+  OptModel model = load_or_init_model(o.model, policy.dtype, device, o.hyper.seed, policy.offload, o.layers,
+                                      policy.master, policy.wire);
   ZoEngine trainer(model, policy, o.hyper, o.batch, o.seq,
                    on_gpu ? make_cuda_executor() : make_cpu_executor(o.hyper.seed, /*max_delay_us=*/0));
 

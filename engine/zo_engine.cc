@@ -7,6 +7,7 @@
 #include "core/philox.h"
 #include "engine/cuda_glue.h"
 #include "engine/step_state.h"
+#include "engine/wire_format.h"
 
 namespace zo2 {
 
@@ -19,11 +20,15 @@ void check_engine_policy(const Policy& policy, const OptModel& model) {
   if (policy.dtype != model.dtype)
     throw std::invalid_argument(fmt::format("--dtype {} but the model is held in {}", dtype_name(policy.dtype),
                                             dtype_name(model.dtype)));
-  if (policy.wire != policy.dtype || policy.master != policy.dtype)
+  const bool same = policy.wire == policy.dtype && policy.master == policy.dtype;
+  if (!same && policy.gpu_writes_back())
     throw std::invalid_argument(fmt::format(
-        "--wire {} / --master {} with --dtype {}: the engine runs the same format on the host, the link and the GPU "
-        "(the simulator models the others); expected --wire and --master equal to --dtype",
+        "--wire {} / --master {} with --dtype {}: the engine runs either one format everywhere, or a wire below the "
+        "master (the host keeps and updates the master); a GPU-side master in another format than --dtype is "
+        "modelled by the simulator only",
         dtype_name(policy.wire), dtype_name(policy.master), dtype_name(policy.dtype)));
+  if (model.master_dtype != policy.master || model.wire_dtype != policy.wire)
+    throw std::invalid_argument("the model's host formats do not match --master/--wire (allocate it with the policy's)");
 }
 
 ZoEngine::ZoEngine(OptModel& model, Policy policy, ZoHyper hyper, int64_t batch, int64_t seq,
@@ -32,9 +37,19 @@ ZoEngine::ZoEngine(OptModel& model, Policy policy, ZoHyper hyper, int64_t batch,
       executor_(std::move(executor)) {
   check_engine_policy(policy_, model_);
   plan_ = build_plan(model_.shape, policy_, batch_, seq_, 0);  // refuses a plan over --gpu-mem-budget
-  if (policy_.slots == SlotMode::reuse)
-    for (int s = 0; s < plan_.slot_count; ++s)
-      slots_.push_back(allocate_aligned(block_layout(model_.shape, 0, model_.dtype).elements, model_.dtype, model_.device));
+  if (policy_.slots == SlotMode::reuse) {
+    const int64_t elements = block_layout(model_.shape, 0, model_.dtype).elements;
+    const bool decode = model_.has_wire_copies() && model_.wire_dtype != model_.dtype;
+    int64_t first_offloaded = 0;
+    while (first_offloaded < model_.shape.layers && !model_.offloaded[size_t(first_offloaded)]) ++first_offloaded;
+    for (int s = 0; s < plan_.slot_count; ++s) {
+      slots_.push_back(allocate_aligned(elements, model_.dtype, model_.device, false, false));
+      if (!decode) continue;
+      const WireCopy& w = model_.wire[size_t(first_offloaded)];
+      slot_wire_.push_back(allocate_aligned(w.slab.flat.numel(), model_.wire_dtype, model_.device, false, false));
+      if (w.scales.defined()) slot_scales_.push_back(at::empty({w.scales.numel()}, w.scales.options().device(model_.device).pinned_memory(false)));
+    }
+  }
 }
 
 StepResult ZoEngine::step(const at::Tensor& input_ids) {
@@ -51,6 +66,8 @@ StepResult ZoEngine::step(const at::Tensor& input_ids) {
   st.replay_floor = replay_floor_;
   st.ids = input_ids;
   st.slots = slots_;
+  st.slot_wire = slot_wire_;
+  st.slot_scales = slot_scales_;
   executor_->run(st);
 
   StepResult r;
@@ -94,6 +111,14 @@ void ZoEngine::flush() {
   for (int64_t l = 0; l < model_.shape.layers; ++l) {
     if (!model_.offloaded[size_t(l)]) {
       if (pending_.active) zo_pass(model_.blocks[size_t(l)], apply_pending);
+      continue;
+    }
+    if (model_.has_wire_copies()) {  // the host master is the authority: update it where it lives
+      Op host_update;
+      host_update.kind = OpKind::host_update;
+      host_update.layer = l;
+      host_update.name = "flush/host/update";
+      run_op(host_update, st);
       continue;
     }
     if (!buffer.defined()) buffer = allocate_aligned(model_.blocks[size_t(l)].layout.elements, model_.dtype, model_.device);

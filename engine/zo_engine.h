@@ -41,7 +41,7 @@ class ZoEngine {
   int64_t batch_, seq_;
   std::unique_ptr<Executor> executor_;
   Plan plan_;
-  std::vector<at::Tensor> slots_;
+  std::vector<at::Tensor> slots_, slot_wire_, slot_scales_;
   std::vector<PendingUpdate> history_;  // history_[j]: step j's seed and projected gradient
   PendingUpdate pending_;
   int64_t step_ = 0;
