@@ -134,6 +134,15 @@ def main():
         worst = v[v.metric == "step_time_error"].assign(err=lambda d: d.value.map(lambda x: f"{x:+.1%}"))
         parts += [md(worst[["model", "offload", "prefetch", "slots", "overlap", "writeback", "err"]]), ""]
 
+    # Low-bit wire drift.
+    d = rows[rows.metric.str.contains("drift")]
+    if len(d):
+        piv = d.pivot_table(index=["executor", "commit", "wire"], columns="metric", values="value", aggfunc="last")
+        parts += ["## Low-bit wire against fp32 (fp32 master, per step)", "",
+                  "From `experiments/wire_drift.py`: |loss − loss_fp32| per step and the offloaded blocks' distance "
+                  "to the fp32 run in units of how far the fp32 run moved them.", "",
+                  md(piv.reset_index().round(6)), ""]
+
     # OPT-175B prediction.
     p = rows[(rows.executor == "sim") & (rows.model == "opt-175b")]
     if len(p):
