@@ -8,7 +8,7 @@ namespace zo2 {
 
 enum class DType : uint8_t { f32, f16, bf16, fp8_e4m3 };
 
-// Bytes per element (fp8's per-block scales are accounted for by the slab layout, not here).
+// Bytes per element (fp8's per-group scales are counted by wire_bytes() in core/plan.h, not here).
 int dtype_bytes(DType dt);
 std::string_view dtype_name(DType dt);  // "fp32", "fp16", "bf16", "fp8"
 // Parses a --dtype/--master/--wire value; throws std::invalid_argument naming `what` and the accepted values.
