@@ -73,6 +73,9 @@ def read_measured(paths, stat):
             if metric == "step_seconds" and value == "" and len(sel):
                 fail(f"{sel['source_file'].iloc[-1]}: step_seconds row for {describe(cfg)} has an empty '{stat}'")
             cfg[metric] = float(value) if value != "" else None
+            if metric == "step_seconds" and len(sel):
+                # zo2 train times the last half of its steps: `repeats` steps after as many untimed ones.
+                cfg["timed_steps"] = int(sel["repeats"].iloc[-1] or 0)
         if cfg["step_seconds"] is None:
             print(f"validate_simulator: note: {describe(cfg)} has no step_seconds row; skipped", file=sys.stderr)
             continue
@@ -91,6 +94,8 @@ def simulate(zo2, profile, cfg):
     cmd = [zo2, "simulate", "--model", model, "--profile", profile, "--format", "json"]
     if depth:
         cmd += ["--layers", depth.rstrip("L")]
+    if cfg.get("timed_steps"):  # simulate the steps that were timed (the early steps replay fewer updates)
+        cmd += ["--first-step", str(cfg["timed_steps"]), "--steps", str(cfg["timed_steps"])]
     for column, flag in FLAGS.items():
         if cfg[column] != "":
             cmd += [flag, cfg[column]]

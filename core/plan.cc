@@ -53,7 +53,10 @@ bool writeback_due(int64_t layer, int64_t step, int64_t writeback) {
   return (step + layer) % writeback == writeback - 1;
 }
 
-int64_t replays_due(int64_t layer, int64_t step, int64_t writeback) { return (step + layer) % writeback; }
+// Bounded by the step index: before step 0 nothing happened, so the first steps have fewer updates to replay.
+int64_t replays_due(int64_t layer, int64_t step, int64_t writeback) {
+  return std::min((step + layer) % writeback, step);
+}
 
 int Plan::find(std::string_view name) const {
   for (size_t i = 0; i < ops.size(); ++i)

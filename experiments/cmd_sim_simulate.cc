@@ -20,7 +20,7 @@ namespace {
 
 struct SimulateArgs {
   std::string model = "opt-1.3b", profile = "h100-targets", format = "table", trace, out, plan;
-  int64_t batch = 1, seq = 2048, layers = 0;
+  int64_t batch = 1, seq = 2048, layers = 0, first_step = 0, steps = 0;
   bool pageable = false;
   PolicyOptions policy;
 };
@@ -96,6 +96,8 @@ void run(SimulateArgs a) {
     }
     sim::CycleOptions options;
     options.pageable = a.pageable;
+    options.first_step = a.first_step;
+    options.step_count = a.steps;
     c = sim::simulate_cycle(shape, resolve_policy(a.policy, shape.layers), a.batch, a.seq, profile, options);
   }
   const ModelShape& shape = c.plans.front().shape;
@@ -124,6 +126,9 @@ void add_simulate_command(CLI::App& app) {
   cmd->add_option("--profile", args->profile, "hardware profile: a name under simulator/profiles or a JSON file")
       ->capture_default_str();
   cmd->add_option("--layers", args->layers, "keep only the first N blocks of the model (as zo2 train --layers)");
+  cmd->add_option("--first-step", args->first_step, "with --steps: the first step index to simulate");
+  cmd->add_option("--steps", args->steps,
+                  "simulate these steps and average them (default: one steady-state write-back cycle)");
   cmd->add_option("--batch", args->batch, "batch size")->capture_default_str();
   cmd->add_option("--seq", args->seq, "sequence length")->capture_default_str();
   cmd->add_option("--plan", args->plan,

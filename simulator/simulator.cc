@@ -194,10 +194,13 @@ double CycleResult::median_step_seconds() const {
 CycleResult simulate_cycle(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq,
                            const HardwareProfile& profile, const CycleOptions& options) {
   CycleResult c;
-  const int64_t steps = policy.gpu_writes_back() && policy.offloaded_count() > 0 ? policy.writeback : 1;
+  const int64_t cycle = policy.gpu_writes_back() && policy.offloaded_count() > 0 ? policy.writeback : 1;
+  // Default: one steady-state cycle (steps K..2K-1: the first steps replay fewer updates); or the steps asked for.
+  const int64_t first = options.step_count > 0 ? options.first_step : cycle;
+  const int64_t steps = options.step_count > 0 ? options.step_count : cycle;
   c.plans.reserve(size_t(steps));
   c.steps.reserve(size_t(steps));
-  for (int64_t s = 0; s < steps; ++s) {
+  for (int64_t s = first; s < first + steps; ++s) {
     c.plans.push_back(build_plan(shape, policy, batch, seq, s, options.memory_model));
     if (options.pageable)
       for (auto& op : c.plans.back().ops) op.pinned = false;

@@ -44,6 +44,8 @@ SimResult simulate(const Plan& plan, const HardwareProfile& profile);
 struct CycleOptions {
   bool pageable = false;      // host slabs in pageable memory: every copy uses the pageable rate tables
   MemoryModel memory_model;
+  int64_t first_step = 0;     // with step_count > 0: simulate steps first_step .. first_step + step_count - 1
+  int64_t step_count = 0;     // 0: one steady-state write-back cycle
 };
 struct CycleResult {
   std::vector<Plan> plans;
