@@ -34,6 +34,18 @@ void ResultRow::set(const std::string& column, const std::string& value) {
 
 void ResultRow::set(const std::string& column, double value) { set(column, fmt::format("{:.6g}", value)); }
 
+void ResultRow::set_policy(const Policy& p) {
+  set("dtype", std::string(dtype_name(p.dtype)));
+  set("offload", format_offload(p.offload));
+  set("prefetch", std::to_string(p.prefetch));
+  set("slots", std::string(slot_mode_name(p.slots)));
+  set("overlap", p.overlap ? "on" : "off");
+  set("wire", std::string(dtype_name(p.wire)));
+  set("master", std::string(dtype_name(p.master)));
+  set("writeback", std::to_string(p.writeback));
+  set("gpu_mem_budget", std::to_string(p.gpu_mem_budget));
+}
+
 namespace {
 std::string quote(const std::string& v) {
   if (v.find_first_of(",\"\n") == std::string::npos) return v;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/policy.h"
+
 namespace zo2 {
 
 // commit, date, card, driver, executor, model, batch, seq, dtype, the policy fields, metric, value, unit, repeats,
@@ -16,6 +18,8 @@ struct ResultRow {
   std::map<std::string, std::string> fields;  // any of result_columns(); missing ones are written empty
   void set(const std::string& column, const std::string& value);  // throws for an unknown column
   void set(const std::string& column, double value);
+  // dtype and the policy columns (offload ... gpu_mem_budget), spelled as the flags take them.
+  void set_policy(const Policy& policy);
 };
 
 // Appends rows to `path`, writing the header when the file is new; an existing file must have the same header

@@ -57,15 +57,7 @@ void write_results(const TrainOptions& o, const Policy& policy, const TrainSumma
                        (o.layers > 0 ? fmt::format(":{}L", o.layers) : std::string()));
     r.set("batch", std::to_string(o.batch));
     r.set("seq", std::to_string(o.seq));
-    r.set("dtype", std::string(dtype_name(policy.dtype)));
-    r.set("offload", format_offload(policy.offload));
-    r.set("prefetch", std::to_string(policy.prefetch));
-    r.set("slots", std::string(slot_mode_name(policy.slots)));
-    r.set("overlap", policy.overlap ? "on" : "off");
-    r.set("wire", std::string(dtype_name(policy.wire)));
-    r.set("master", std::string(dtype_name(policy.master)));
-    r.set("writeback", std::to_string(policy.writeback));
-    r.set("gpu_mem_budget", std::to_string(policy.gpu_mem_budget));
+    r.set_policy(policy);
     r.set("repeats", std::to_string(secs.size()));
     return r;
   };

@@ -48,15 +48,7 @@ std::vector<ResultRow> result_rows(const RunInfo& r, const std::vector<sim::Metr
   base.set("model", r.model);
   base.set("batch", std::to_string(r.batch));
   base.set("seq", std::to_string(r.seq));
-  base.set("dtype", std::string(dtype_name(p.dtype)));
-  base.set("offload", format_offload(p.offload));
-  base.set("prefetch", std::to_string(p.prefetch));
-  base.set("slots", std::string(slot_mode_name(p.slots)));
-  base.set("overlap", p.overlap ? "on" : "off");
-  base.set("wire", std::string(dtype_name(p.wire)));
-  base.set("master", std::string(dtype_name(p.master)));
-  base.set("writeback", std::to_string(p.writeback));
-  base.set("gpu_mem_budget", std::to_string(p.gpu_mem_budget));
+  base.set_policy(p);
   base.set("repeats", "1");
   std::vector<ResultRow> rows;
   // Full precision: byte counts must survive the round trip through the CSV.
