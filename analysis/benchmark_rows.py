@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Google Benchmark JSON (bench_engine_zo_pass) -> results rows (experiments/results format, docs/METRICS.md)."""
+"""Google Benchmark JSON -> results rows (experiments/results format, docs/METRICS.md): bench_engine_zo_pass's
+bandwidth counters, and bench_sim_step's wall times (simulator speed)."""
 import argparse
 import csv
 import json
@@ -9,6 +10,8 @@ COLUMNS = ["commit", "date", "card", "driver", "executor", "model", "batch", "se
            "slots", "overlap", "wire", "master", "writeback", "gpu_mem_budget", "metric", "value", "unit", "repeats",
            "min", "median", "max"]
 COUNTERS = {"pass_GBps": "GB/s", "copy_GBps": "GB/s", "copy_fraction": "ratio"}
+SIM_BENCHMARKS = {"BM_Opt175bStep": "sim_opt175b_step_seconds", "BM_TenThousandPolicies": "sim_10k_policies_seconds"}
+UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
 def main():
@@ -22,6 +25,14 @@ def main():
     data = json.load(open(args.json))
     rows = []
     for b in data["benchmarks"]:
+        name = b["name"].split("/")[0]
+        if name in SIM_BENCHMARKS:  # wall time of one iteration, on the build machine's CPU
+            rows.append({"commit": args.commit, "date": data["context"]["date"][:10], "card": args.card,
+                         "driver": args.driver, "executor": "sim", "model": "opt-175b" if "175b" in name else "opt-13b",
+                         "metric": SIM_BENCHMARKS[name],
+                         "value": f"{b['real_time'] * UNIT_SECONDS[b['time_unit']]:.6g}", "unit": "s",
+                         "repeats": b["iterations"]})
+            continue
         if "copy_fraction" not in b:
             continue
         if not b["label"].endswith("default"):
