@@ -144,7 +144,7 @@ def main():
                   md(piv.reset_index().round(6)), ""]
 
     # OPT-175B prediction.
-    p = rows[(rows.executor == "sim") & (rows.model == "opt-175b")]
+    p = rows[(rows.executor == "sim") & (rows.model == "opt-175b") & (rows.offload != "")]
     if len(p):
         wide = p.pivot_table(index=["card", "commit"] + POLICY, columns="metric", values="value", aggfunc="last")
         wide = wide.reset_index()
