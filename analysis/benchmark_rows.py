@@ -2,13 +2,10 @@
 """Google Benchmark JSON -> results rows (experiments/results format, docs/METRICS.md): bench_engine_zo_pass's
 bandwidth counters, and bench_sim_step's wall times (simulator speed)."""
 import argparse
-import csv
 import json
-import os
 
-COLUMNS = ["commit", "date", "card", "driver", "executor", "model", "batch", "seq", "dtype", "offload", "prefetch",
-           "slots", "overlap", "wire", "master", "writeback", "gpu_mem_budget", "metric", "value", "unit", "repeats",
-           "min", "median", "max"]
+from results_rows import append_rows
+
 COUNTERS = {"pass_GBps": "GB/s", "copy_GBps": "GB/s", "copy_fraction": "ratio"}
 SIM_BENCHMARKS = {"BM_Opt175bStep": "sim_opt175b_step_seconds", "BM_TenThousandPolicies": "sim_10k_policies_seconds"}
 UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -43,12 +40,7 @@ def main():
                          "driver": args.driver, "executor": "cuda", "model": "opt-6.7b-block", "dtype": dtype,
                          "metric": f"zo_pass_{kind.replace('+', '_')}_{counter}", "value": f"{b[counter]:.6g}",
                          "unit": unit, "repeats": b["iterations"]})
-    new = not os.path.exists(args.out)
-    with open(args.out, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        if new:
-            w.writeheader()
-        w.writerows(rows)
+    append_rows(args.out, rows)
     print(f"{len(rows)} rows -> {args.out}")
 
 

@@ -28,9 +28,7 @@ import pandas as pd  # noqa: E402
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 # core/results_csv.cc result_columns(), in order.
-COLUMNS = ["commit", "date", "card", "driver", "executor", "model", "batch", "seq", "dtype", "offload", "prefetch",
-           "slots", "overlap", "wire", "master", "writeback", "gpu_mem_budget", "metric", "value", "unit", "repeats",
-           "min", "median", "max"]
+from results_rows import COLUMNS, current_commit  # noqa: E402  (the schema, once)
 # A measured configuration: the columns that select the simulated plan (card separates machines).
 CONFIG = ["card", "model", "batch", "seq", "dtype", "offload", "prefetch", "slots", "overlap", "wire", "master",
           "writeback", "gpu_mem_budget"]
@@ -106,13 +104,6 @@ def simulate(zo2, profile, cfg):
         return json.loads(proc.stdout)
     except json.JSONDecodeError as e:
         fail(f"{' '.join(cmd)}: output is not JSON ({e})")
-
-
-def current_commit():
-    if os.environ.get("ZO2_COMMIT"):
-        return os.environ["ZO2_COMMIT"]
-    proc = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return proc.stdout.strip() if proc.returncode == 0 else "unknown"
 
 
 def rows_for(cfg, sim, commit, date):
@@ -196,7 +187,7 @@ def main(argv=None):
         fail(f"--zo2: {args.zo2} does not exist (build first: ninja -C build zo2)")
 
     configs = read_measured(args.measured, args.stat)
-    commit = current_commit()
+    commit = current_commit(REPO)
     date = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     rows, results = [], []
     for cfg in configs:

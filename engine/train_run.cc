@@ -41,8 +41,8 @@ void write_metrics(const std::filesystem::path& path, const std::vector<StepReco
   out.commit();
 }
 
-void write_results(const TrainOptions& o, const Policy& policy, const TrainSummary& summary, const GpuInfo& gpu,
-                   bool on_gpu) {
+void write_results(const TrainOptions& o, const ModelShape& shape, const Policy& policy, const TrainSummary& summary,
+                   const GpuInfo& gpu, bool on_gpu) {
   const auto secs = last_half_seconds(summary.steps);
   std::vector<double> tps;
   for (double s : secs) tps.push_back(double(o.batch * o.seq) / s);
@@ -83,18 +83,20 @@ void write_results(const TrainOptions& o, const Policy& policy, const TrainSumma
   };
   // Link bytes per step, averaged over a writeback cycle, from the plans the engine ran; achieved GB/s against the
   // mean step time.
-  const ModelShape shape = model_shape_of(o.model, o.layers);
   double link_bytes = 0;
-  for (int64_t k = 0; k < policy.writeback; ++k)
-    for (const Op& op : build_plan(shape, policy, o.batch, o.seq, k).ops)
+  int64_t predicted_gpu_bytes = 0;
+  for (int64_t k = 0; k < policy.writeback; ++k) {
+    const Plan plan = build_plan(shape, policy, o.batch, o.seq, k);
+    if (k == 0) predicted_gpu_bytes = plan.memory.gpu_total();
+    for (const Op& op : plan.ops)
       if (op.kind == OpKind::upload || op.kind == OpKind::download) link_bytes += double(op.link_bytes);
+  }
   link_bytes /= double(policy.writeback);
   double mean = 0;
   for (double x : secs) mean += x / double(secs.size());
   rows.push_back(scalar_row("link_bytes_per_step", link_bytes, "B"));
   rows.push_back(scalar_row("link_GBps", link_bytes / mean / 1e9, "GB/s"));
-  rows.push_back(scalar_row("predicted_gpu_bytes",
-                            double(build_plan(shape, policy, o.batch, o.seq, 0).memory.gpu_total()), "B"));
+  rows.push_back(scalar_row("predicted_gpu_bytes", double(predicted_gpu_bytes), "B"));
   if (on_gpu) {
     rows.push_back(scalar_row("peak_allocated_bytes", double(summary.peak_allocated_bytes), "B"));
     rows.push_back(scalar_row("device_used_bytes", double(summary.device_used_bytes), "B"));
@@ -167,7 +169,7 @@ TrainSummary run_training(const TrainOptions& o, std::FILE* progress) {
                                     summary.peak_allocated_bytes / 1e9, summary.device_used_bytes / 1e9)
                       : "");
   if (o.metrics) write_metrics(*o.metrics, summary.steps);
-  if (o.results) write_results(o, policy, summary, gpu, on_gpu);
+  if (o.results) write_results(o, shape, policy, summary, gpu, on_gpu);
   if (o.save) save_opt_checkpoint(model, *o.save);
   return summary;
 }

@@ -163,8 +163,6 @@ void launch(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs&
 
 }  // namespace
 
-bool zo_cuda_built() { return true; }
-
 void zo_pass_cuda(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k,
                   void* stream, int groups_per_thread) {
   auto s = static_cast<cudaStream_t>(stream);

@@ -28,6 +28,5 @@ void zo_pass_cpu(void* slab, DType dtype, const std::vector<ZoSegment>& segments
 // groups_per_thread (1, 2, 4, 8; 0 = the tuned default) is the benchmark's knob.
 void zo_pass_cuda(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k,
                   void* stream, int groups_per_thread = 0);
-bool zo_cuda_built();
 
 }  // namespace zo2

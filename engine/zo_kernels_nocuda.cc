@@ -5,8 +5,6 @@
 
 namespace zo2 {
 
-bool zo_cuda_built() { return false; }
-
 void zo_pass_cuda(void*, DType, const std::vector<ZoSegment>&, const ZoPassCoeffs&, void*, int) {
   throw std::runtime_error("this zo2 was built without CUDA (configure with the CUDA toolkit and a CUDA LibTorch)");
 }

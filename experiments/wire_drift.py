@@ -6,8 +6,10 @@ loss_abs_drift_step_N (|loss - loss_fp32| at step N) and param_rel_drift (||thet
 theta_0|| after the last step, the drift measured in units of how far training moved the weights)."""
 import argparse
 import csv
+import datetime
 import os
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -15,9 +17,9 @@ import torch
 from safetensors.numpy import load_file
 from transformers import OPTConfig, OPTForCausalLM
 
-COLUMNS = ["commit", "date", "card", "driver", "executor", "model", "batch", "seq", "dtype", "offload", "prefetch",
-           "slots", "overlap", "wire", "master", "writeback", "gpu_mem_budget", "metric", "value", "unit", "repeats",
-           "min", "median", "max"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "analysis"))
+from results_rows import append_rows, current_commit  # noqa: E402
+
 
 
 def train(zo2, model_dir, out, device, wire, steps, seq):
@@ -37,8 +39,7 @@ def main():
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--seq", type=int, default=32)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--commit", default=subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                                       text=True).stdout.strip() or "unknown")
+    ap.add_argument("--commit", default=current_commit())
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
@@ -52,7 +53,7 @@ def main():
             runs[wire] = train(a.zo2, tmp + "/start", f"{tmp}/{wire}", a.device, wire, a.steps, a.seq)
         ref_losses, ref_params = runs["fp32"]
         rows = []
-        base = {"commit": a.commit, "date": __import__("datetime").date.today().isoformat(), "card": a.device,
+        base = {"commit": a.commit, "date": datetime.date.today().isoformat(), "card": a.device,
                 "driver": "", "executor": a.device, "model": "opt-random-4L-h64", "batch": 2, "seq": a.seq,
                 "dtype": "fp32", "offload": "all", "prefetch": 1, "slots": "reuse", "overlap": "on", "master": "fp32",
                 "writeback": 1, "gpu_mem_budget": 0, "repeats": 1}
@@ -67,12 +68,7 @@ def main():
             rows.append({**base, "wire": wire, "metric": "param_rel_drift", "value": f"{num / den:.6g}", "unit": "ratio"})
             print(f"wire {wire}: loss drift per step {[round(abs(l - r), 6) for l, r in zip(losses, ref_losses)]}, "
                   f"offloaded-block drift / update size {num / den:.3g}")
-    new = not os.path.exists(a.out)
-    with open(a.out, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        if new:
-            w.writeheader()
-        w.writerows(rows)
+    append_rows(a.out, rows)
 
 
 if __name__ == "__main__":

@@ -12,26 +12,13 @@
 #include "core/plan.h"
 #include "core/plan_json.h"
 #include "core/slab_layout.h"
+#include "tests/policy_for_tests.h"
 
 using namespace zo2;
 using Catch::Matchers::ContainsSubstring;
 
 namespace {
 
-Policy make_policy(const std::string& offload, int64_t prefetch, int64_t writeback, int64_t layers,
-                   const std::string& wire = "", const std::string& master = "", const std::string& slots = "reuse",
-                   const std::string& overlap = "on", const std::string& dtype = "fp16") {
-  PolicyOptions o;
-  o.offload = offload;
-  o.prefetch = prefetch;
-  o.writeback = writeback;
-  o.wire = wire;
-  o.master = master;
-  o.slots = slots;
-  o.overlap = overlap;
-  o.dtype = dtype;
-  return resolve_policy(o, layers);
-}
 
 // A random valid policy for a model with `layers` layers.
 Policy random_policy(std::mt19937& rng, int64_t layers) {
@@ -62,27 +49,27 @@ Policy random_policy(std::mt19937& rng, int64_t layers) {
 
 TEST_CASE("op names follow ARCHITECTURE.md decision 6", "[plan]") {
   const ModelShape shape = opt_preset("opt-125m");
-  const Plan plan = build_plan(shape, make_policy("all", 1, 1, 12), 1, 128);
+  const Plan plan = build_plan(shape, testing::policy("all", 1, 1, 12), 1, 128);
   for (const char* name : {"h2d/L07", "zo+/L07", "fwd+/L07", "zo-/L07", "fwd-/L07", "zo=/L07", "d2h/L07",
                            "zo+/resident", "embed/fwd+", "embed/fwd-", "head/fwd+", "head/fwd-", "loss", "h2d/L00",
                            "fwd-/L11"})
     CHECK(plan.find(name) >= 0);
   CHECK(plan.find("replay/L07") < 0);
   CHECK(plan.find("alloc/L07") < 0);
-  const Plan alloc = build_plan(shape, make_policy("all", 1, 1, 12, "", "", "alloc"), 1, 128);
+  const Plan alloc = build_plan(shape, testing::policy("all", 1, 1, 12, "fp16", "", "", "alloc"), 1, 128);
   CHECK(alloc.find("alloc/L07") >= 0);
   CHECK(alloc.find("free/L07") >= 0);
-  const Plan host = build_plan(shape, make_policy("all", 1, 1, 12, "fp16", "fp32"), 1, 128);
+  const Plan host = build_plan(shape, testing::policy("all", 1, 1, 12, "fp16", "fp16", "fp32"), 1, 128);
   CHECK(host.find("host/update/L07") >= 0);
   CHECK(host.find("d2h/L07") < 0);
-  const Plan replay = build_plan(shape, make_policy("all", 1, 4, 12), 1, 128, 2);
+  const Plan replay = build_plan(shape, testing::policy("all", 1, 4, 12), 1, 128, 2);
   CHECK(replay.find("replay/L00") >= 0);  // (2 + 0) % 4 = 2 updates to replay
   CHECK(replay.ops[size_t(replay.find("replay/L00"))].updates == 2);
 }
 
 TEST_CASE("the step follows ZO2's per-block order and both passes advance together", "[plan]") {
   const ModelShape shape = opt_preset("opt-125m");
-  const Plan plan = build_plan(shape, make_policy("all", 0, 1, 12), 1, 64);
+  const Plan plan = build_plan(shape, testing::policy("all", 0, 1, 12), 1, 64);
   std::vector<std::string> compute;
   for (const auto& op : plan.ops)
     if (op.queue == Queue::compute && op.layer == 3) compute.push_back(op.name);
@@ -143,7 +130,7 @@ TEST_CASE("plan invariants hold for random policies", "[plan]") {
 TEST_CASE("writeback K copies each block back once every K steps and replays the rest", "[plan]") {
   const ModelShape shape = opt_preset("opt-125m");
   for (int64_t k : {1, 2, 3, 5, 16}) {
-    const Policy p = make_policy("all", 1, k, 12);
+    const Policy p = testing::policy("all", 1, k, 12);
     std::map<int64_t, int> copies;
     for (int64_t step = 0; step < 3 * k; ++step) {
       const Plan plan = build_plan(shape, p, 1, 32, step);
@@ -168,13 +155,13 @@ TEST_CASE("wire bytes: fp8 carries one fp32 scale per 128 elements", "[plan]") {
   const SlabLayout l8 = block_layout(shape, 0, DType::fp8_e4m3);
   CHECK(wire_bytes(shape, DType::fp8_e4m3) == l8.bytes() + (l8.elements + 127) / 128 * 4);
   CHECK(wire_bytes(shape, DType::f16) == block_layout(shape, 0, DType::f16).bytes());
-  const Plan plan = build_plan(shape, make_policy("all", 1, 1, 24, "fp8", "fp16"), 1, 2048);
+  const Plan plan = build_plan(shape, testing::policy("all", 1, 1, 24, "fp16", "fp8", "fp16"), 1, 2048);
   CHECK(plan.slot_bytes == wire_bytes(shape, DType::fp8_e4m3) + block_layout(shape, 0, DType::f16).bytes());
 }
 
 TEST_CASE("the memory prediction names its terms and --gpu-mem-budget refuses with them", "[plan]") {
   const ModelShape shape = opt_preset("opt-13b");
-  Policy p = make_policy("all", 1, 1, 40);
+  Policy p = testing::policy("all", 1, 1, 40);
   const Plan plan = build_plan(shape, p, 1, 2048);
   for (const char* term : {"resident_group", "resident_blocks", "slots", "hidden_states", "layer_workspace", "logits",
                            "workspace"})
@@ -190,13 +177,13 @@ TEST_CASE("the memory prediction names its terms and --gpu-mem-budget refuses wi
                     ContainsSubstring("--gpu-mem-budget") && ContainsSubstring("resident_group") &&
                         ContainsSubstring("slots") && ContainsSubstring(std::to_string(plan.memory.gpu_total())));
   // Keeping blocks resident costs their bytes in the compute format.
-  const Plan first4 = build_plan(shape, make_policy("4-39", 1, 1, 40), 1, 2048);
+  const Plan first4 = build_plan(shape, testing::policy("4-39", 1, 1, 40), 1, 2048);
   CHECK(first4.memory.gpu_term("resident_blocks") == 4 * block_layout(shape, 0, DType::f16).bytes());
 }
 
 TEST_CASE("validate catches a slot handed over without a dependency", "[plan]") {
   const ModelShape shape = opt_preset("opt-125m");
-  Plan plan = build_plan(shape, make_policy("all", 1, 1, 12), 1, 64);
+  Plan plan = build_plan(shape, testing::policy("all", 1, 1, 12), 1, 64);
   REQUIRE_NOTHROW(plan.validate());
   // h2d/L03 reuses slot 0 of block 0 and waits for d2h/L00; drop that edge.
   Op& up = plan.ops[size_t(plan.find("h2d/L03"))];
@@ -206,14 +193,14 @@ TEST_CASE("validate catches a slot handed over without a dependency", "[plan]") 
   up.deps.erase(std::find(up.deps.begin(), up.deps.end(), d2h0));
   CHECK_THROWS_WITH(plan.validate(), ContainsSubstring("h2d/L03") && ContainsSubstring("slot 0"));
   // A compute op that no longer waits for its block's upload.
-  Plan plan2 = build_plan(shape, make_policy("all", 1, 1, 12), 1, 64);
+  Plan plan2 = build_plan(shape, testing::policy("all", 1, 1, 12), 1, 64);
   plan2.ops[size_t(plan2.find("zo+/L05"))].deps.clear();
   CHECK_THROWS_WITH(plan2.validate(), ContainsSubstring("zo+/L05") && ContainsSubstring("h2d/L05"));
 }
 
 TEST_CASE("plans round-trip through JSON, edits included", "[plan]") {
   const ModelShape shape = opt_preset("opt-350m");
-  const Plan plan = build_plan(shape, make_policy("0-9,20", 2, 3, 24, "fp32", "fp32", "alloc"), 2, 256, 1);
+  const Plan plan = build_plan(shape, testing::policy("0-9,20", 2, 3, 24, "fp16", "fp32", "fp32", "alloc"), 2, 256, 1);
   nlohmann::json j = plan_to_json(plan);
   const Plan back = plan_from_json(j, "plan.json");
   CHECK(plan_to_json(back) == j);
@@ -223,7 +210,7 @@ TEST_CASE("plans round-trip through JSON, edits included", "[plan]") {
   j = plan_to_json(plan);
   j["ops"][2]["queue"] = "gpu";
   CHECK_THROWS_WITH(plan_from_json(j, "plan.json"), ContainsSubstring("ops[2]") && ContainsSubstring("queue"));
-  CHECK_THROWS_WITH(build_plan(shape, make_policy("all", 1, 1, 24), 1, 4096), ContainsSubstring("--seq"));
-  CHECK_THROWS_WITH(build_plan(shape, make_policy("all", 1, 1, 12), 1, 64), ContainsSubstring("layers"));
+  CHECK_THROWS_WITH(build_plan(shape, testing::policy("all", 1, 1, 24), 1, 4096), ContainsSubstring("--seq"));
+  CHECK_THROWS_WITH(build_plan(shape, testing::policy("all", 1, 1, 12), 1, 64), ContainsSubstring("layers"));
   CHECK_FALSE(plan_table(plan).empty());
 }

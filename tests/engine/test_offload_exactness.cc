@@ -11,6 +11,7 @@
 #include "engine/cuda_glue.h"
 #include "engine/zo_engine.h"
 #include "test_util.h"
+#include "tests/policy_for_tests.h"
 
 using namespace zo2;
 
@@ -31,16 +32,10 @@ OptModel make_start(const ModelShape& shape, uint64_t seed) {
   return m;
 }
 
+// fp32 everywhere: the policies differ only in scheduling, so results must be bitwise equal.
 Policy policy_of(const ModelShape& shape, const std::string& offload, int64_t prefetch, const std::string& slots,
                  const std::string& overlap, int64_t writeback) {
-  PolicyOptions o;
-  o.offload = offload;
-  o.prefetch = prefetch;
-  o.slots = slots;
-  o.overlap = overlap;
-  o.dtype = "fp32";
-  o.writeback = writeback;
-  return resolve_policy(o, shape.layers);
+  return testing::policy(offload, prefetch, writeback, shape.layers, "fp32", "", "", slots, overlap);
 }
 
 Run train(const OptModel& start, const Policy& policy, c10::Device device, std::unique_ptr<Executor> executor,

@@ -6,6 +6,7 @@
 #include "core/model_shape.h"
 #include "core/policy.h"
 #include "simulator/profile.h"
+#include "tests/policy_for_tests.h"
 
 namespace zo2::sim::testing {
 
@@ -61,19 +62,6 @@ inline ModelShape small_shape(int64_t layers = 8) {
   return s;
 }
 
-inline Policy policy(const std::string& offload, int64_t prefetch, int64_t writeback, int64_t layers,
-                     const std::string& dtype = "fp16", const std::string& wire = "", const std::string& master = "",
-                     const std::string& slots = "reuse", const std::string& overlap = "on") {
-  PolicyOptions o;
-  o.offload = offload;
-  o.prefetch = prefetch;
-  o.writeback = writeback;
-  o.dtype = dtype;
-  o.wire = wire;
-  o.master = master;
-  o.slots = slots;
-  o.overlap = overlap;
-  return resolve_policy(o, layers);
-}
+using zo2::testing::policy;  // tests/policy_for_tests.h
 
 }  // namespace zo2::sim::testing
