@@ -36,6 +36,15 @@ __device__ __forceinline__ float to_f(float x) { return x; }
 __device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
 __device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
 
+// fp16_round_stochastic (core/zo_math.h) as a float, bit for bit: in the fp16 normal range its integer truncation of
+// x + 13 random bits is exactly the hardware's round-toward-zero conversion of that sum, one instruction instead of a
+// dozen; everything else takes the shared general path.
+__device__ __forceinline__ float fp16_stochastic_value(float x, uint32_t random_bits) {
+  const uint32_t u = __float_as_uint(x), a = u & 0x7FFFFFFFu;
+  if (a >= 0x38800000u && a < 0x477FE000u) return __half2float(__float2half_rz(__uint_as_float(u + (random_bits & 0x1FFFu))));
+  return __half2float(__ushort_as_half(fp16_round_stochastic_general(x, random_bits)));
+}
+
 template <typename T>
 __device__ __forceinline__ T store_value(float updated, float z_new, bool stochastic, uint32_t bits,
                                          const ZoPassCoeffs& k);
@@ -46,7 +55,7 @@ __device__ __forceinline__ float store_value<float>(float updated, float z_new, 
 template <>
 __device__ __forceinline__ __half store_value<__half>(float updated, float z_new, bool stochastic, uint32_t bits,
                                                       const ZoPassCoeffs& k) {
-  const float t = stochastic ? __half2float(__ushort_as_half(fp16_round_stochastic(updated, bits))) : updated;
+  const float t = stochastic ? fp16_stochastic_value(updated, bits) : updated;
   return __float2half_rn(t + k.perturb_scale * z_new);
 }
 template <>
@@ -65,69 +74,84 @@ __device__ __forceinline__ T apply(T value, int lane, const rng::Normal4& z, con
   return store_value<T>(updated, kPerturb ? z.z[lane] : 0.0f, kUpdate && kHalf, bits.w[lane], k);
 }
 
-template <typename T, bool kUpdate, bool kPerturb, int kGroupsPerThread>
-__global__ void __launch_bounds__(kThreads) zo_pass_kernel(T* __restrict__ slab, const __grid_constant__ SegmentTable table,
-                                                           const ZoPassCoeffs k) {
-  constexpr bool kHalf = !std::is_same_v<T, float>;
-  constexpr int kGroupsPerBlock = kThreads * kGroupsPerThread;
-  int s = 0;
-  while (s + 1 < table.count && table.block_start[s + 1] <= int(blockIdx.x)) ++s;
-  const ZoSegment seg = table.seg[s];
-  const int64_t seg_first_group = seg.global_index >> 2;
-  const int64_t seg_end = seg.global_index + seg.numel;
-  // Groups whose four elements all lie in the segment sit at vector-aligned slab positions when the segment's global
-  // index is a multiple of 4 (slab offsets are 256-byte aligned).
-  const bool aligned = (seg.global_index & 3) == 0;
-  T* const seg_base = slab + seg.slab_offset - seg.global_index;  // seg_base[i] is global element i
-  const int64_t local0 = int64_t(blockIdx.x - table.block_start[s]) * kGroupsPerBlock + threadIdx.x;
-  const int64_t last_group = (seg_end - 1) >> 2;
+// Everything a launch needs, passed by value in the kernel's parameter space. The Philox round keys are computed on
+// the host: the rounds then read them as constant-bank operands, where recomputing them per group cost ~18 of the
+// ~170 instructions a group took (the kernel is bound by instruction issue, not by memory, for 16-bit slabs).
+struct KernelArgs {
+  SegmentTable table;
+  ZoPassCoeffs k;
+  rng::PhiloxKeys perturb_keys;
+  rng::PhiloxKeys update_keys;
+};
 
-  // Round keys once per thread: they depend on the seeds only.
-  const rng::PhiloxKeys perturb_keys = rng::philox_keys(k.perturb_seed);
-  const rng::PhiloxKeys update_keys = rng::philox_keys(k.update_seed);
-  Vec4<T> v[kGroupsPerThread];
-  int64_t group[kGroupsPerThread];
-  bool fast[kGroupsPerThread];
-#pragma unroll
-  for (int u = 0; u < kGroupsPerThread; ++u) {
-    group[u] = seg_first_group + local0 + u * kThreads;
-    fast[u] = aligned && group[u] <= last_group && 4 * group[u] + 4 <= seg_end;
-    if (fast[u]) v[u] = *reinterpret_cast<const Vec4<T>*>(seg_base + 4 * group[u]);
+// The pass on one group of four elements (global indices 4*group .. 4*group+3), in registers.
+template <typename T, bool kUpdate, bool kPerturb>
+__device__ __forceinline__ void transform_group(Vec4<T>& v, uint64_t group, bool decay, const KernelArgs& a) {
+  constexpr bool kHalf = !std::is_same_v<T, float>;
+  rng::Normal4 z{}, zp{};
+  rng::Words4 bits{};
+  if (kPerturb) z = rng::normal4(a.perturb_keys, group);
+  if (kUpdate) {
+    zp = rng::normal4(a.update_keys, group);
+    if (kHalf) bits = rng::philox_words(a.update_keys, group, rng::kStreamRounding);
   }
 #pragma unroll
-  for (int u = 0; u < kGroupsPerThread; ++u) {
-    if (group[u] > last_group) continue;
-    rng::Normal4 z{}, zp{};
-    rng::Words4 bits{};
-    if (kPerturb) z = rng::normal4(perturb_keys, uint64_t(group[u]));
-    if (kUpdate) {
-      zp = rng::normal4(update_keys, uint64_t(group[u]));
-      if (kHalf) bits = rng::philox_words(update_keys, uint64_t(group[u]), rng::kStreamRounding);
+  for (int lane = 0; lane < 4; ++lane) v.v[lane] = apply<T, kUpdate, kPerturb>(v.v[lane], lane, z, zp, bits, decay, a.k);
+}
+
+template <typename T, bool kUpdate, bool kPerturb, int kGroupsPerThread>
+__global__ void __launch_bounds__(kThreads) zo_pass_kernel(T* __restrict__ slab, const __grid_constant__ KernelArgs a) {
+  constexpr int64_t kGroupsPerBlock = int64_t(kThreads) * kGroupsPerThread;
+  int s = 0;
+  while (s + 1 < a.table.count && a.table.block_start[s + 1] <= int(blockIdx.x)) ++s;
+  const ZoSegment& seg = a.table.seg[s];
+  const int64_t seg_end = seg.global_index + seg.numel;
+  T* const seg_base = slab + seg.slab_offset - seg.global_index;  // seg_base[i] is global element i
+  const int64_t block_group0 =
+      (seg.global_index >> 2) + int64_t(blockIdx.x - a.table.block_start[s]) * kGroupsPerBlock;
+  const bool decay = seg.decay != 0;
+
+  // Interior block: every group lies wholly inside the segment at a vector-aligned slab position (slab offsets are
+  // 256-byte aligned, so a segment whose global index is a multiple of 4 aligns its groups). No per-group checks:
+  // all loads are issued first, then each group is transformed and stored.
+  if ((seg.global_index & 3) == 0 && 4 * (block_group0 + kGroupsPerBlock) <= seg_end) {
+    const uint64_t group0 = uint64_t(block_group0) + threadIdx.x;
+    Vec4<T>* const p = reinterpret_cast<Vec4<T>*>(seg_base + 4 * int64_t(group0));
+    Vec4<T> v[kGroupsPerThread];
+#pragma unroll
+    for (int u = 0; u < kGroupsPerThread; ++u) v[u] = p[u * kThreads];
+#pragma unroll
+    for (int u = 0; u < kGroupsPerThread; ++u) {
+      transform_group<T, kUpdate, kPerturb>(v[u], group0 + uint64_t(u) * kThreads, decay, a);
+      p[u * kThreads] = v[u];
     }
-    if (fast[u]) {
-#pragma unroll
-      for (int lane = 0; lane < 4; ++lane)
-        v[u].v[lane] = apply<T, kUpdate, kPerturb>(v[u].v[lane], lane, z, zp, bits, seg.decay != 0, k);
-      *reinterpret_cast<Vec4<T>*>(seg_base + 4 * group[u]) = v[u];
-    } else {  // a group straddling the segment's ends
-#pragma unroll
-      for (int lane = 0; lane < 4; ++lane) {
-        const int64_t i = 4 * group[u] + lane;
-        if (i < seg.global_index || i >= seg_end) continue;
-        seg_base[i] = apply<T, kUpdate, kPerturb>(seg_base[i], lane, z, zp, bits, seg.decay != 0, k);
-      }
+    return;
+  }
+  // Edge block (a segment's last block, or a segment not starting on a group): element by element, in range only.
+  const int64_t last_group = (seg_end - 1) >> 2;
+  for (int u = 0; u < kGroupsPerThread; ++u) {
+    const int64_t group = block_group0 + threadIdx.x + int64_t(u) * kThreads;
+    if (group > last_group) break;
+    Vec4<T> v{};
+    for (int lane = 0; lane < 4; ++lane) {
+      const int64_t i = 4 * group + lane;
+      if (i >= seg.global_index && i < seg_end) v.v[lane] = seg_base[i];
+    }
+    transform_group<T, kUpdate, kPerturb>(v, uint64_t(group), decay, a);
+    for (int lane = 0; lane < 4; ++lane) {
+      const int64_t i = 4 * group + lane;
+      if (i >= seg.global_index && i < seg_end) seg_base[i] = v.v[lane];
     }
   }
 }
 
 template <typename T, bool kUpdate, bool kPerturb>
-void launch_kernel(int groups_per_thread, unsigned blocks, T* slab, const SegmentTable& table, const ZoPassCoeffs& k,
-                   cudaStream_t stream) {
+void launch_kernel(int groups_per_thread, unsigned blocks, T* slab, const KernelArgs& args, cudaStream_t stream) {
   switch (groups_per_thread) {
-    case 1: zo_pass_kernel<T, kUpdate, kPerturb, 1><<<blocks, kThreads, 0, stream>>>(slab, table, k); break;
-    case 2: zo_pass_kernel<T, kUpdate, kPerturb, 2><<<blocks, kThreads, 0, stream>>>(slab, table, k); break;
-    case 4: zo_pass_kernel<T, kUpdate, kPerturb, 4><<<blocks, kThreads, 0, stream>>>(slab, table, k); break;
-    case 8: zo_pass_kernel<T, kUpdate, kPerturb, 8><<<blocks, kThreads, 0, stream>>>(slab, table, k); break;
+    case 1: zo_pass_kernel<T, kUpdate, kPerturb, 1><<<blocks, kThreads, 0, stream>>>(slab, args); break;
+    case 2: zo_pass_kernel<T, kUpdate, kPerturb, 2><<<blocks, kThreads, 0, stream>>>(slab, args); break;
+    case 4: zo_pass_kernel<T, kUpdate, kPerturb, 4><<<blocks, kThreads, 0, stream>>>(slab, args); break;
+    case 8: zo_pass_kernel<T, kUpdate, kPerturb, 8><<<blocks, kThreads, 0, stream>>>(slab, args); break;
     default: throw std::invalid_argument("zo_pass_cuda: groups per thread must be 1, 2, 4 or 8");
   }
 }
@@ -138,8 +162,13 @@ void launch(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs&
   const int64_t kGroupsPerBlock = int64_t(kThreads) * groups_per_thread;
   const bool perturb = k.perturb_scale != 0.0f;
   if (!k.has_update && !perturb) return;  // nothing to do
+  KernelArgs args{};
+  args.k = k;
+  args.perturb_keys = rng::philox_keys(k.perturb_seed);
+  args.update_keys = rng::philox_keys(k.update_seed);
+  SegmentTable& table = args.table;
   for (size_t begin = 0; begin < segments.size(); begin += kMaxSegments) {
-    SegmentTable table{};
+    table = SegmentTable{};
     table.count = int(std::min(segments.size() - begin, size_t(kMaxSegments)));
     int64_t blocks = 0;
     for (int s = 0; s < table.count; ++s) {
@@ -154,9 +183,9 @@ void launch(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs&
     if (blocks == 0) continue;
     if (blocks > int64_t(INT32_MAX)) throw std::invalid_argument("zo_pass_cuda: slab too large for one launch");
     const auto b = unsigned(blocks);
-    if (k.has_update && perturb) launch_kernel<T, true, true>(groups_per_thread, b, slab, table, k, stream);
-    else if (k.has_update) launch_kernel<T, true, false>(groups_per_thread, b, slab, table, k, stream);
-    else launch_kernel<T, false, true>(groups_per_thread, b, slab, table, k, stream);
+    if (k.has_update && perturb) launch_kernel<T, true, true>(groups_per_thread, b, slab, args, stream);
+    else if (k.has_update) launch_kernel<T, true, false>(groups_per_thread, b, slab, args, stream);
+    else launch_kernel<T, false, true>(groups_per_thread, b, slab, args, stream);
     CUDA_CHECK(cudaGetLastError());
   }
 }

@@ -2,7 +2,8 @@
 # One call on the GPU machine: unpack the carried Debian packages, build, run the GPU tests, the kernel benchmarks and
 # the speed runs, write logs and results rows under $OUT, and print a short table last.
 # Usage (from the repo root, with .deps carried):
-#   scripts/gpu_session.sh [build] [test] [bench] [calibrate] [speed] [offload] [ablation] [budget] [big] [nsys]
+#   scripts/gpu_session.sh [build] [test] [bench] [calibrate] [speed] [offload] [small] [ablation] [wire] [budget]
+#                          [big] [nsys]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/zo2-out}
@@ -21,10 +22,10 @@ export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 export ZO2_COMMIT=${ZO2_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$summary"
 
-# One zo2 train run, fp16, batch 1, sequence 2048, random init; results rows to $OUT/results.csv.
+# One zo2 train run, batch 1, sequence 2048, random init, fp16 unless DTYPE says; results rows to $OUT/results.csv.
 train() {
   local model=$1 tag=$2; shift 2
-  ./build-gpu/zo2 train --model "$model" --steps "${STEPS:-8}" --batch 1 --seq 2048 --device cuda --dtype fp16 \
+  ./build-gpu/zo2 train --model "$model" --steps "${STEPS:-8}" --batch 1 --seq 2048 --device cuda --dtype "${DTYPE:-fp16}" \
     --lr 1e-7 --eps 1e-3 --seed 1 --results "$OUT/results.csv" "$@" > "$OUT/train.log" 2>&1
   local rc=$?
   cat "$OUT/train.log" >> "$OUT/train_all.log"
@@ -59,6 +60,18 @@ for stage in $stages; do
           train "$model" offload --offload all $policy; rc=$((rc + $?))
         done
       done;;
+    small)  # 1.3B, every block offloaded: the two policies of `offload`, for its memory rows
+      rc=0
+      for policy in "--prefetch 1 --writeback 1" "--prefetch 2 --writeback 4"; do
+        train opt-1.3b offload --offload all $policy; rc=$((rc + $?))
+      done;;
+    wire)  # 6.7B, every block offloaded, prefetch 1: the link format. Below the master the host updates its master.
+      rc=0
+      for policy in "--master fp32 --wire fp16" "--master fp32 --wire bf16" "--master fp32 --wire fp8" \
+                    "--master fp16 --wire fp8"; do
+        train opt-6.7b wire --offload all --prefetch 1 $policy; rc=$((rc + $?))
+      done
+      DTYPE=fp32 train opt-6.7b wire --offload all --prefetch 1; rc=$((rc + $?));;  # fp32 wire needs fp32 compute
     ablation)  # 6.7B, every block offloaded, one knob at a time from the peer-like policy
       rc=0
       for policy in "--prefetch 0" "--prefetch 1" "--prefetch 2" "--prefetch 4" "--prefetch 1 --slots alloc" \

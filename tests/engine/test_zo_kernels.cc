@@ -15,10 +15,12 @@ using namespace zo2;
 namespace {
 
 // A layout of random tensor sizes starting at a random (generally unaligned) global index.
-SlabLayout random_layout(std::mt19937_64& rng, DType dtype) {
+// Up to six tensors of 1..max_numel elements at a random global index (so groups of four straddle tensor ends).
+SlabLayout random_layout(std::mt19937_64& rng, DType dtype, int64_t max_numel = 3000) {
   std::vector<TensorSpec> specs;
   const int n = 1 + rng() % 6;
-  for (int i = 0; i < n; ++i) specs.push_back({"t" + std::to_string(i), {int64_t(1 + rng() % 3000)}, bool(rng() % 2)});
+  for (int i = 0; i < n; ++i)
+    specs.push_back({"t" + std::to_string(i), {int64_t(1 + rng() % uint64_t(max_numel))}, bool(rng() % 2)});
   return make_slab_layout(specs, int64_t(rng() % (uint64_t(1) << 40)), dtype);
 }
 
@@ -132,19 +134,32 @@ TEST_CASE("the CUDA kernel computes what the CPU loop computes") {
   at::manual_seed(seed);
   for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
     for (bool update : {false, true}) {
-      const SlabLayout layout = random_layout(rng, dt);
-      ParamSlab cpu = ParamSlab::allocate(layout, at::kCPU);
-      for (auto& v : cpu.views) v.normal_(0.0, 0.05);
-      ParamSlab gpu = ParamSlab::over(layout, cpu.flat.to(at::kCUDA));
-      const ZoPassCoeffs k = random_coeffs(rng, update);
-      zo_pass_cpu(cpu.flat.data_ptr(), dt, zo_segments(layout), k);
-      zo_pass_cuda(gpu.flat.data_ptr(), dt, zo_segments(layout), k, current_cuda_stream());
-      cuda_synchronize();
-      // fp32: logf/sincos rounding on either side (about 1e-7 of z) times |scale|; 16-bit: at most one ulp apart
-      // where the two round differently (stochastic rounding uses the same bits on both).
-      const double tol = dt == DType::f32 ? 1e-6 : (dt == DType::f16 ? 2e-3 : 1e-2);
-      INFO(dtype_name(dt) << " update " << update);
-      CHECK(test::rel_error(gpu.flat, cpu.flat) < tol);
+      // Tensors up to 100k elements: thread blocks wholly inside a tensor (the kernel's unchecked interior path) and
+      // blocks at tensor ends (the checked edge path), for every groups-per-thread the kernel is built with.
+      for (int groups_per_thread : {1, 2, 4, 8}) {
+        const SlabLayout layout = random_layout(rng, dt, 100000);
+        ParamSlab cpu = ParamSlab::allocate(layout, at::kCPU);
+        cpu.flat.fill_(1024.0);  // poison, exact in every format: padding between tensors must keep it
+        for (auto& v : cpu.views) v.normal_(0.0, 0.05);
+        ParamSlab gpu = ParamSlab::over(layout, cpu.flat.to(at::kCUDA));
+        const ZoPassCoeffs k = random_coeffs(rng, update);
+        zo_pass_cpu(cpu.flat.data_ptr(), dt, zo_segments(layout), k);
+        zo_pass_cuda(gpu.flat.data_ptr(), dt, zo_segments(layout), k, current_cuda_stream(), groups_per_thread);
+        cuda_synchronize();
+        const at::Tensor on_gpu = gpu.flat.cpu();
+        INFO(dtype_name(dt) << " update " << update << " groups/thread " << groups_per_thread);
+        // fp32: log/sincos rounding on either side (about 1e-7 of z) times |scale|. 16-bit: the same stochastic
+        // rounding bits on both sides, so values differ only where z's last-bit difference flips a
+        // round-to-nearest: at most one ulp, and on few elements.
+        const double tol = dt == DType::f32 ? 1e-6 : (dt == DType::f16 ? 2e-3 : 1e-2);
+        CHECK(test::rel_error(on_gpu, cpu.flat) < tol);
+        CHECK(on_gpu.eq(1024.0).sum().item<int64_t>() == cpu.flat.eq(1024.0).sum().item<int64_t>());
+        if (dt != DType::f32) {
+          const double same = on_gpu.eq(cpu.flat).to(at::kDouble).mean().item<double>();
+          INFO("bitwise equal fraction " << same);
+          CHECK(same > 0.99);
+        }
+      }
     }
   }
 }
