@@ -24,6 +24,10 @@ std::vector<ZoSegment> zo_segments(const SlabLayout& layout);
 // theta <- pass(theta) over every segment of the slab, in place. dtype: f32, f16 or bf16.
 void zo_pass_cpu(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k);
 
+// How many distinct threads the CPU loop's at::parallel_for really runs on (at::get_num_threads() says how many it
+// may use; a build without OpenMP on this file would run one).
+int cpu_pass_threads();
+
 // The same on the GPU, enqueued on `stream` (a cudaStream_t). Throws if CUDA support was not built.
 // groups_per_thread (1, 2, 4, 8; 0 = the tuned default) is the benchmark's knob.
 void zo_pass_cuda(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k,

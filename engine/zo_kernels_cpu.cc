@@ -3,7 +3,11 @@
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
+#include <chrono>
+#include <mutex>
+#include <set>
 #include <stdexcept>
+#include <thread>
 
 #include "engine/zo_kernels.h"
 
@@ -64,6 +68,23 @@ void run(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k)
 }
 
 }  // namespace
+
+int cpu_pass_threads() {
+  std::mutex mutex;
+  std::set<std::thread::id> seen;
+  // Enough chunks for every thread, each long enough that one thread cannot take them all before the others start.
+  const int64_t chunks = 64 * int64_t(at::get_num_threads());
+  at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    seen.insert(std::this_thread::get_id());
+  });
+  return int(seen.size());
+}
 
 void zo_pass_cpu(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k) {
   switch (dtype) {
