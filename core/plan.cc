@@ -269,6 +269,19 @@ class Builder {
 
 }  // namespace
 
+AllocLive alloc_live(const Plan& plan) {
+  AllocLive a;
+  int64_t live = 0;
+  for (const Op& op : plan.ops) {
+    if (op.kind == OpKind::alloc) live += op.link_bytes;
+    if (op.kind == OpKind::free) live -= op.link_bytes;
+    a.any = std::max(a.any, live);
+    if (op.kind == OpKind::forward) a.forward = std::max(a.forward, live);
+    if (op.kind == OpKind::head) a.head = std::max(a.head, live);
+  }
+  return a;
+}
+
 Plan build_plan(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq, int64_t step,
                 const MemoryModel& memory_model) {
   policy.validate();
@@ -288,7 +301,8 @@ Plan build_plan(const ModelShape& shape, const Policy& policy, int64_t batch, in
   plan.step = step;
   plan.ops.reserve(size_t(shape.layers) * 9 + 16);
   Builder(shape, policy, batch, seq, step, plan).build();
-  plan.memory = predict_memory(shape, policy, batch, seq, plan.slot_count, plan.slot_bytes, memory_model);
+  plan.memory = predict_memory(shape, policy, batch, seq, plan.slot_count, plan.slot_bytes, memory_model,
+                               alloc_live(plan));
   if (policy.gpu_mem_budget > 0 && plan.memory.gpu_total() > policy.gpu_mem_budget)
     throw std::invalid_argument(fmt::format("--gpu-mem-budget {} ({} B): the plan needs {} B of GPU memory: {}",
                                             format_bytes(policy.gpu_mem_budget), policy.gpu_mem_budget,

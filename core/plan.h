@@ -86,6 +86,11 @@ int64_t wire_bytes(const ModelShape& shape, DType dt);
 Plan build_plan(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq, int64_t step = 0,
                 const MemoryModel& memory_model = MemoryModel{});
 
+// --slots alloc: the caching allocator counts a buffer from alloc/Lxx to free/Lxx as the host runs them, in program
+// order (the CUDA executor enqueues the whole step before the GPU catches up), so the bytes of buffers live at once,
+// and of those live while a forward or head op is enqueued, follow from the ops' order alone. Zero without allocs.
+AllocLive alloc_live(const Plan& plan);
+
 // Replays pending at block `layer` at `step` with --writeback K: updates made on the GPU since its last copy back,
 // excluding the latest (applied by zo+).
 int64_t replays_due(int64_t layer, int64_t step, int64_t writeback);

@@ -13,7 +13,8 @@ using nlohmann::json;
 
 static json terms_to_json(const std::vector<MemoryTerm>& terms) {
   json a = json::array();
-  for (const auto& t : terms) a.push_back({{"name", t.name}, {"bytes", t.bytes}, {"what", t.what}});
+  for (const auto& t : terms)
+    a.push_back({{"name", t.name}, {"bytes", t.bytes}, {"what", t.what}, {"live", std::string(live_name(t.live))}});
   return a;
 }
 
@@ -48,6 +49,8 @@ json plan_to_json(const Plan& p) {
               {"memory",
                {{"gpu", terms_to_json(p.memory.gpu)},
                 {"gpu_total", p.memory.gpu_total()},
+                {"alloc_live",
+                 {{"any", p.memory.alloc.any}, {"forward", p.memory.alloc.forward}, {"head", p.memory.alloc.head}}},
                 {"host", terms_to_json(p.memory.host)},
                 {"host_total", p.memory.host_total()}}},
               {"ops", ops}};
@@ -84,8 +87,9 @@ std::vector<MemoryTerm> terms_from_json(const json& a, const std::string& where)
   if (!a.is_array()) throw std::invalid_argument(fmt::format("{}: expected an array of memory terms", where));
   for (size_t i = 0; i < a.size(); ++i) {
     const std::string w = fmt::format("{}[{}]", where, i);
+    const std::string live = a[i].value("live", std::string("always"));  // plans written before terms had it
     out.push_back({field<std::string>(a[i], "name", w, "a string"), field<int64_t>(a[i], "bytes", w, "an integer"),
-                   a[i].value("what", std::string())});
+                   a[i].value("what", std::string()), parse_live(live, w)});
   }
   return out;
 }
@@ -134,6 +138,16 @@ Plan plan_from_json(const json& j, const std::string& where) {
         throw std::invalid_argument(fmt::format("{}: field 'deps': {} is not the index of an earlier op", w, d));
     p.ops.push_back(std::move(op));
   }
+  // The per-upload buffers live at once follow from the ops as they stand (an edited plan included, or one written
+  // before memory terms said when they are live).
+  if (p.policy.slots == SlotMode::alloc) {
+    p.memory.alloc = alloc_live(p);
+    for (auto& t : p.memory.gpu)
+      if (t.name == "slots") {
+        t.live = Live::per_upload;
+        t.bytes = p.memory.alloc.any;
+      }
+  }
   return p;
 }
 
@@ -154,8 +168,12 @@ std::string plan_table(const Plan& p) {
   }
   s += "GPU memory prediction:\n";
   for (const auto& t : p.memory.gpu)
-    s += fmt::format("  {:<16} {:>16} B  {:>10}  {}\n", t.name, t.bytes, format_bytes(t.bytes), t.what);
-  s += fmt::format("  {:<16} {:>16} B  {:>10}\n", "total", p.memory.gpu_total(), format_bytes(p.memory.gpu_total()));
+    s += fmt::format("  {:<16} {:>16} B  {:>10}  [{}] {}\n", t.name, t.bytes, format_bytes(t.bytes), live_name(t.live),
+                     t.what);
+  s += fmt::format("  {:<16} {:>16} B  {:>10}  always-live terms + the largest of the moments (layer_workspace "
+                   "with the per-upload buffers live then; logits likewise; wire_decode with all of them; the most per-upload "
+                   "buffers)\n",
+                   "total", p.memory.gpu_total(), format_bytes(p.memory.gpu_total()));
   s += "host memory prediction:\n";
   for (const auto& t : p.memory.host)
     s += fmt::format("  {:<16} {:>16} B  {:>10}  {}\n", t.name, t.bytes, format_bytes(t.bytes), t.what);

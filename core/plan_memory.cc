@@ -3,16 +3,46 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "core/plan.h"
 #include "core/policy.h"
 #include "core/slab_layout.h"
 
 namespace zo2 {
 
-int64_t MemoryPrediction::gpu_total() const {
+std::string_view live_name(Live l) {
+  switch (l) {
+    case Live::always: return "always";
+    case Live::forward: return "forward";
+    case Live::head: return "head";
+    case Live::per_upload: return "per_upload";
+    case Live::decode: return "decode";
+  }
+  return "?";
+}
+
+Live parse_live(std::string_view s, const std::string& where) {
+  for (Live l : {Live::always, Live::forward, Live::head, Live::per_upload, Live::decode})
+    if (live_name(l) == s) return l;
+  throw std::invalid_argument(
+      fmt::format("{}: field 'live': expected always, forward, head, per_upload or decode, got \"{}\"", where, s));
+}
+
+int64_t MemoryPrediction::gpu_live_sum(Live live) const {
   int64_t n = 0;
-  for (const auto& t : gpu) n += t.bytes;
+  for (const auto& t : gpu)
+    if (t.live == live) n += t.bytes;
   return n;
+}
+
+int64_t MemoryPrediction::gpu_total() const {
+  // Per-upload buffers are counted at the moments they are live (AllocLive), never as a term of their own.
+  // A decode runs inside an upload, between forwards: at most every per-upload buffer is live beside it.
+  const int64_t moment = std::max({alloc.any, alloc.forward + gpu_live_sum(Live::forward),
+                                   alloc.head + gpu_live_sum(Live::head), alloc.any + gpu_live_sum(Live::decode)});
+  return gpu_live_sum(Live::always) + moment;
 }
 
 int64_t MemoryPrediction::host_total() const {
@@ -37,40 +67,81 @@ std::string format_bytes(int64_t bytes) {
 
 std::string MemoryPrediction::describe_gpu() const {
   std::string s;
+  auto term = [](const MemoryTerm& t) { return fmt::format("{} {} ({} B)", t.name, format_bytes(t.bytes), t.bytes); };
   for (const auto& t : gpu) {
+    if (t.live != Live::always) continue;
     if (!s.empty()) s += " + ";
-    s += fmt::format("{} {} ({} B)", t.name, format_bytes(t.bytes), t.bytes);
+    s += term(t);
   }
+  // The moments: each transient term with the per-upload buffers live while it is.
+  auto moment = [&](Live live, int64_t buffers) {
+    std::string m;
+    for (const auto& t : gpu)
+      if (t.live == live) m += (m.empty() ? "" : " + ") + term(t);
+    if (buffers > 0) m += fmt::format("{}per-upload buffers {} ({} B)", m.empty() ? "" : " + ", format_bytes(buffers), buffers);
+    return m.empty() ? std::string("nothing") : m;
+  };
+  s += " + max(" + moment(Live::forward, alloc.forward) + "; " + moment(Live::head, alloc.head);
+  if (gpu_live_sum(Live::decode) > 0) s += "; " + moment(Live::decode, alloc.any);
+  if (alloc.any > 0) s += "; " + moment(Live::per_upload, 0);
+  s += ")";
   return s + fmt::format(" = {} ({} B)", format_bytes(gpu_total()), gpu_total());
 }
 
 MemoryPrediction predict_memory(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq,
-                                int slot_count, int64_t slot_bytes, const MemoryModel& model) {
+                                int slot_count, int64_t slot_bytes, const MemoryModel& model, const AllocLive& alloc) {
   MemoryPrediction m;
   const int64_t elt = dtype_bytes(policy.dtype);
   const int64_t tokens = batch * seq;
   const int64_t offloaded = policy.offloaded_count();
   const int64_t resident_blocks = policy.layers() - offloaded;
   const int64_t block_compute = block_layout(shape, 0, policy.dtype).bytes();
+  const bool per_upload = policy.slots == SlotMode::alloc;
 
   m.gpu.push_back({"resident_group", resident_layout(shape, policy.dtype).bytes(),
                    "embeddings, projections and final norm (the tied head), compute format"});
   m.gpu.push_back({"resident_blocks", resident_blocks * block_compute, "blocks kept on the GPU, compute format"});
-  m.gpu.push_back({"slots", int64_t(slot_count) * slot_bytes,
-                   fmt::format("{} slots of {} B (wire buffer, plus a compute buffer when the formats differ)",
-                               slot_count, slot_bytes)});
+  if (per_upload) {
+    m.alloc = alloc;
+    m.gpu.push_back({"slots", alloc.any,
+                     fmt::format("most per-upload buffers of {} B live at once in program order (alloc/Lxx before "
+                                 "free/Lxx; wire buffer, plus a compute buffer when the formats differ)",
+                                 slot_bytes),
+                     Live::per_upload});
+  } else {
+    m.gpu.push_back({"slots", int64_t(slot_count) * slot_bytes,
+                     fmt::format("{} slots of {} B (wire buffer, plus a compute buffer when the formats differ)",
+                                 slot_count, slot_bytes)});
+  }
   m.gpu.push_back({"hidden_states", 2 * tokens * shape.hidden * elt,
                    "the + and - passes' hidden states [B,T,H], both kept as the passes advance together"});
+  m.gpu.push_back({"workspace", model.workspace_bytes,
+                   "cuBLAS workspace of the compute stream and small buffers (MemoryModel::workspace_bytes)"});
   int64_t workspace = tokens * (model.layer_workspace_hidden_buffers * shape.hidden +
                                 model.layer_workspace_ffn_buffers * shape.ffn) * elt;
   if (model.materialized_attention_scores) workspace += batch * shape.heads * seq * seq * elt;
   m.gpu.push_back({"layer_workspace", workspace,
-                   fmt::format("one layer's forward buffers: {} x [B,T,H] and {} x [B,T,FFN]{}",
+                   fmt::format("one layer's forward buffers while it is enqueued: {} x [B,T,H] and {} x [B,T,FFN]{}",
                                model.layer_workspace_hidden_buffers, model.layer_workspace_ffn_buffers,
-                               model.materialized_attention_scores ? " and [B,heads,T,T] scores" : "")});
-  m.gpu.push_back({"logits", tokens * shape.vocab_size * (elt + 4),
-                   "logits [B,T,V] in the compute format plus fp32 for the loss (one pass at a time)"});
-  m.gpu.push_back({"workspace", model.workspace_bytes, "cuBLAS workspaces and small buffers"});
+                               model.materialized_attention_scores ? " and [B,heads,T,T] scores" : ""),
+                   Live::forward});
+  m.gpu.push_back({"logits", batch * std::max<int64_t>(seq - 1, 0) * shape.vocab_size * model.loss_bytes_per_logit,
+                   fmt::format("the loss while a head op is enqueued: fp32 logits [B,T-1,V] and their fp32 "
+                               "log-softmax ({} B per logit; the compute-format logits are freed first)",
+                               model.loss_bytes_per_logit),
+                   Live::head});
+
+  if (policy.wire == DType::fp8_e4m3 && policy.wire != policy.dtype && offloaded > 0) {
+    // engine/wire_format.cc decode_wire: the fp8 groups widened to fp32, times their scales: two fp32 copies of the
+    // padded block live at once before the product is converted into the compute buffer.
+    // The wire copy is laid out from the master's slab (engine/wire_format.cc allocate_wire), groups of 128.
+    const int64_t groups = (block_layout(shape, 0, policy.master).elements + kFp8GroupElements - 1) / kFp8GroupElements;
+    const int64_t padded = groups * kFp8GroupElements;
+    m.gpu.push_back({"wire_decode", 2 * padded * 4,
+                     "decoding an fp8 wire block: its fp32 widening and the scaled fp32 product, while an upload "
+                     "decodes",
+                     Live::decode});
+  }
 
   m.host.push_back({"host_master", offloaded * block_layout(shape, 0, policy.master).bytes(),
                     "offloaded blocks' master copies, master format"});

@@ -1,7 +1,16 @@
 // The plan's GPU and host memory prediction, term by term, so the engine can calibrate each term on its allocator.
+//
+// What is predicted: the peak of the bytes PyTorch's caching allocator counts as allocated (its
+// allocated_bytes.peak, the engine's peak_allocated_bytes). The allocator counts a tensor from the call that
+// allocates it to the call that frees it, on the host; the CUDA executor enqueues a step's ops in program order
+// ahead of the GPU, so that count follows the plan's program order, not the GPU's timeline. Each term says when its
+// bytes are live (Live); the total is the always-live terms plus the largest of the moments: a block forward being
+// enqueued (its workspace), a head op (the loss's logits), or, with --slots alloc, the most per-upload buffers live
+// at once.
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/dtype.h"
@@ -13,34 +22,62 @@ struct Policy;
 
 // Named constants of the prediction; change them here when the engine's allocator says otherwise.
 struct MemoryModel {
-  // cuBLAS workspaces and small buffers the engine keeps besides the named tensors.
-  int64_t workspace_bytes = 64ll << 20;
+  // Besides the named tensors, the engine's allocator holds PyTorch's cuBLAS workspace for the one stream that runs
+  // GEMMs (32 MiB: cuBLAS's recommended size on Hopper, PyTorch's default; cuBLASLt shares it) and about 1 MiB of
+  // small buffers. The allocator's peak on the H200 exceeds the named tensors by 33 MiB (+ the 16 KiB of token ids)
+  // in every measured configuration, 1.3B to 175B, resident or offloaded (experiments/results/engine_h200_*.csv).
+  int64_t workspace_bytes = 33ll << 20;
   // The per-layer forward workspace is [B,T,H] buffers (q, k, v, attention output, residual) and [B,T,FFN] ones.
   int64_t layer_workspace_hidden_buffers = 5;
   int64_t layer_workspace_ffn_buffers = 1;
   // Attention with a fused kernel keeps no [B,heads,T,T] scores; set true for an unfused attention.
   bool materialized_attention_scores = false;
+  // The loss (engine/opt_forward.cc opt_causal_lm_loss) holds fp32 logits [B,T-1,V] and their fp32 log-softmax at
+  // once: 8 bytes per element (the compute-format logits are freed when the fp32 copy is made).
+  int64_t loss_bytes_per_logit = 8;
 };
+
+// When a term's bytes are allocated, in the host's program order.
+enum class Live : uint8_t {
+  always,      // the whole step (allocated before it or at its start)
+  forward,     // while one block forward (fwd+/fwd-) is enqueued: freed when it returns
+  head,        // while one head op (head/fwd+, head/fwd-) is enqueued
+  decode,      // while one upload decodes an fp8 wire copy into the compute format
+  per_upload,  // --slots alloc: allocated by alloc/Lxx, freed by free/Lxx; bytes = the most live at once
+};
+std::string_view live_name(Live l);
+Live parse_live(std::string_view s, const std::string& where);  // throws naming `where` and the expected names
 
 struct MemoryTerm {
   std::string name;
   int64_t bytes = 0;
   std::string what;  // one line: what the term holds
+  Live live = Live::always;
+};
+
+// --slots alloc: bytes of per-upload buffers live at once in program order, the most at any point and the most while
+// a block forward or a head op is enqueued (all zero with --slots reuse).
+struct AllocLive {
+  int64_t any = 0, forward = 0, head = 0;
 };
 
 struct MemoryPrediction {
-  std::vector<MemoryTerm> gpu;   // sums to gpu_total()
+  std::vector<MemoryTerm> gpu;   // gpu_total() = always terms + the largest moment (see the header comment)
   std::vector<MemoryTerm> host;  // sums to host_total()
+  AllocLive alloc;
   int64_t gpu_total() const;
   int64_t host_total() const;
   int64_t gpu_term(const std::string& name) const;  // 0 when absent
-  std::string describe_gpu() const;  // "resident_group 1.2 GB + slots ... = total"
+  int64_t gpu_live_sum(Live live) const;             // the bytes of the terms live at that kind of moment
+  std::string describe_gpu() const;  // "resident_group 1.2 GB + ... + max(layer_workspace ..., logits ...) = total"
 };
 
-// Terms: resident_group, resident_blocks, slots, hidden_states, layer_workspace, logits, workspace (GPU);
-// host_master, host_wire_mirror (host).
+// Terms: resident_group, resident_blocks, slots, hidden_states, workspace (always; slots per_upload with --slots
+// alloc), layer_workspace (forward), logits (head), wire_decode (decode, --wire fp8 only) on the GPU; host_master,
+// host_wire_mirror on the host.
 MemoryPrediction predict_memory(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq,
-                                int slot_count, int64_t slot_bytes, const MemoryModel& model);
+                                int slot_count, int64_t slot_bytes, const MemoryModel& model,
+                                const AllocLive& alloc = {});
 
 std::string format_bytes(int64_t bytes);  // "1.23 GB" (decimal units)
 

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <set>
 #include <stdexcept>
 
@@ -21,6 +23,7 @@
 #include "core/zo_math.h"
 #include "engine/cuda_check.h"
 #include "engine/cuda_glue.h"
+#include "engine/zo_kernels.h"
 #include "engine/opt_forward.h"
 #include "engine/param_slab.h"
 #include "engine/step_state.h"
@@ -168,16 +171,16 @@ double measure_cuda_malloc_free(int64_t bytes, int warmup, int repeats) {
   });
 }
 
-double measure_caching_alloc(int64_t bytes, bool fill, int warmup, int repeats) {
+double measure_caching_alloc(int64_t bytes, bool zero, int warmup, int repeats) {
   c10::cuda::CUDAStream compute = c10::cuda::getStreamFromPool();
   c10::cuda::CUDAStream h2d = c10::cuda::getStreamFromPool(true), d2h = c10::cuda::getStreamFromPool(true);
   c10::cuda::CUDAStreamGuard guard(compute);
-  const int64_t elements = (bytes + 3) / 4;
-  // As the CUDA executor's alloc op: allocate_aligned (at::zeros through the caching allocator) on the compute
-  // stream, the buffer recorded on both copy streams; the release is the tensor going out of scope (free op).
+  const int64_t elements = (bytes + 1) / 2;
+  // As the CUDA executor's alloc op (engine/step_ops.cc): allocate_aligned through the caching allocator on the
+  // compute stream (no fill since 5c64509; `zero` times the filled variant the engine used before), the buffer
+  // recorded on both copy streams; the release is the tensor going out of scope (free op).
   return gpu_seconds(compute.stream(), warmup, repeats, 8, [&] {
-    at::Tensor b = fill ? allocate_aligned(elements, DType::f32, at::kCUDA)
-                        : at::empty({elements}, at::TensorOptions().dtype(at::kFloat).device(at::kCUDA));
+    at::Tensor b = allocate_aligned(elements, DType::f16, at::kCUDA, /*pinned=*/false, zero);
     b.record_stream(h2d);
     b.record_stream(d2h);
   });
@@ -240,6 +243,17 @@ double measure_host_update_rate(int64_t elements, int warmup, int repeats) {
   return double(elements) / t;
 }
 
+// The coefficients of timed ZO passes: a typical MeZO step (lr 1e-7, g 1), fixed seeds; the caller sets the scales.
+static ZoPassCoeffs timing_coeffs() {
+  ZoPassCoeffs k;
+  k.lr = 1e-7f;
+  k.projected_grad = 1.0f;
+  k.weight_decay = 0.0f;
+  k.update_seed = 11;
+  k.perturb_seed = 12;
+  return k;
+}
+
 BlockTimes measure_block(const ModelShape& shape, DType dtype, int64_t batch, int64_t seq, bool zo, int warmup,
                          int repeats) {
   c10::cuda::CUDAStream s = c10::cuda::getStreamFromPool();
@@ -253,12 +267,7 @@ BlockTimes measure_block(const ModelShape& shape, DType dtype, int64_t batch, in
   at::Tensor h;
   out.forward_seconds = gpu_seconds(s.stream(), warmup, repeats, 1, [&] { h = opt_block(shape, slab, hidden); });
   if (!zo) return out;
-  ZoPassCoeffs k;
-  k.lr = 1e-7f;
-  k.projected_grad = 1.0f;
-  k.weight_decay = 0.0f;
-  k.update_seed = 11;
-  k.perturb_seed = 12;
+  ZoPassCoeffs k = timing_coeffs();
   float sign = 1.0f;  // alternate +eps/-eps so the weights stay near where they started
   k.has_update = true;
   out.zo_update_seconds = gpu_seconds(s.stream(), warmup, repeats, 2, [&] {
@@ -271,6 +280,58 @@ BlockTimes measure_block(const ModelShape& shape, DType dtype, int64_t batch, in
     zo_pass(slab, k);
   });
   return out;
+}
+
+double measure_block_loop(const ModelShape& shape, DType dtype, int64_t batch, int64_t seq, int64_t slabs,
+                          double seconds) {
+  c10::cuda::CUDAStream s = c10::cuda::getStreamFromPool();
+  c10::cuda::CUDAStreamGuard guard(s);
+  std::vector<ParamSlab> blocks;
+  for (int64_t l = 0; l < slabs; ++l) {
+    blocks.push_back(ParamSlab::allocate(block_layout(shape, l, dtype), at::kCUDA));
+    blocks.back().flat.normal_(0.0, 0.02);
+  }
+  at::Tensor hidden = at::randn({batch, seq, shape.hidden}, at::TensorOptions().dtype(to_scalar_type(dtype)).device(at::kCUDA));
+  ZoPassCoeffs k = timing_coeffs();
+  at::Tensor h;
+  // One pass over the blocks as a resident step runs them (engine/plan: zo+, fwd+, zo-, fwd-, zo= per block).
+  auto pass = [&] {
+    for (ParamSlab& b : blocks) {
+      k.has_update = true;
+      k.perturb_scale = 1e-3f;
+      zo_pass(b, k);
+      h = opt_block(shape, b, hidden);
+      k.has_update = false;
+      k.perturb_scale = -2e-3f;
+      zo_pass(b, k);
+      h = opt_block(shape, b, hidden);
+      k.perturb_scale = 1e-3f;
+      zo_pass(b, k);
+    }
+  };
+  using clock = std::chrono::steady_clock;
+  auto elapsed = [](clock::time_point a) { return std::chrono::duration<double>(clock::now() - a).count(); };
+  // Load before timing (1 s, or `seconds` when shorter): the clocks and the allocator settle as they do a few steps
+  // into a run.
+  const auto warm = clock::now();
+  int64_t passes_warm = 0;
+  do {
+    pass();
+    CUDA_CHECK(cudaStreamSynchronize(s.stream()));
+    ++passes_warm;
+  } while (elapsed(warm) < std::min(1.0, seconds));
+  const double pass_seconds = elapsed(warm) / double(passes_warm);
+  const int per_window = int(std::max(1.0, std::round(0.5 / pass_seconds)));
+  Events ev;
+  std::vector<double> windows;
+  const auto timed = clock::now();
+  do {
+    CUDA_CHECK(cudaEventRecord(ev.start, s.stream()));
+    for (int i = 0; i < per_window; ++i) pass();
+    CUDA_CHECK(cudaEventRecord(ev.stop, s.stream()));
+    windows.push_back(ev.seconds() / double(per_window * slabs));
+  } while (elapsed(timed) < seconds || windows.size() < 3);
+  return median(windows);
 }
 
 EmbedHeadTimes measure_embed_head(const ModelShape& shape, DType dtype, int64_t batch, int64_t seq, int warmup,
@@ -311,6 +372,9 @@ void check_options(const CalibrateOptions& o) {
   if (o.gemm_size < 1) throw std::invalid_argument("--gemm-size: expected an integer >= 1");
   if (o.device_copy_bytes < 1) throw std::invalid_argument("--device-copy-bytes: expected >= 1 byte");
   if (o.host_update_elements < 1) throw std::invalid_argument("--host-update-elements: expected >= 1");
+  if (!(o.resident_seconds >= 0))
+    throw std::invalid_argument(fmt::format("--resident-seconds: expected a number >= 0 (0 skips the resident block "
+                                            "loop), got {}", o.resident_seconds));
 }
 
 ModelShape model_shape(const std::string& name, int64_t seq) {
@@ -373,14 +437,14 @@ CalibrationMeasurements measure_hardware(const CalibrateOptions& o) {
   for (const auto& [name, shape] : shapes) alloc_sizes.insert(block_layout(shape, 0, o.dtype).bytes());
   for (int64_t bytes : alloc_sizes) {
     const double raw = measure_cuda_malloc_free(bytes, o.warmup, o.repeats);
-    const double engine = measure_caching_alloc(bytes, true, o.warmup, o.repeats);
-    const double empty = measure_caching_alloc(bytes, false, o.warmup, o.repeats);
+    const double engine = measure_caching_alloc(bytes, /*zero=*/false, o.warmup, o.repeats);
+    const double zeroed = measure_caching_alloc(bytes, /*zero=*/true, o.warmup, o.repeats);
     m.cuda_malloc_free_seconds.emplace_back(double(bytes), raw);
     m.caching_alloc_seconds.emplace_back(double(bytes), engine);
-    m.caching_empty_seconds.emplace_back(double(bytes), empty);
-    log(v, fmt::format("alloc {:>7.1f} MiB: cudaMalloc+cudaFree {:.1f} us, engine alloc (caching + zero fill) {:.1f} us, "
-                       "at::empty {:.2f} us",
-                       double(bytes) / 1048576, raw * 1e6, engine * 1e6, empty * 1e6));
+    m.caching_zeroed_seconds.emplace_back(double(bytes), zeroed);
+    log(v, fmt::format("alloc {:>7.1f} MiB: cudaMalloc+cudaFree {:.1f} us, engine alloc (caching, no fill) {:.1f} us, "
+                       "zero-filled {:.2f} us",
+                       double(bytes) / 1048576, raw * 1e6, engine * 1e6, zeroed * 1e6));
   }
 
   m.gemm_size = o.gemm_size;
@@ -390,7 +454,7 @@ CalibrationMeasurements measure_hardware(const CalibrateOptions& o) {
   }
   m.device_copy_bytes_per_second = measure_device_copy_rate(o.device_copy_bytes, o.warmup, o.repeats);
   log(v, fmt::format("device copy: {} read + written", gbps(m.device_copy_bytes_per_second)));
-  m.host_threads = at::get_num_threads();
+  m.host_threads = cpu_pass_threads();  // the threads the host update really runs on
   m.host_update_elements_per_second = measure_host_update_rate(o.host_update_elements, o.warmup, o.repeats);
   log(v, fmt::format("host update: {:.3f} G elements/s ({} threads)", m.host_update_elements_per_second / 1e9,
                      m.host_threads));
@@ -411,13 +475,33 @@ CalibrationMeasurements measure_hardware(const CalibrateOptions& o) {
     e.forward_seconds = b.forward_seconds;
     e.zo_update_seconds = b.zo_update_seconds;
     e.zo_perturb_seconds = b.zo_perturb_seconds;
+    size_t free_bytes = 0, total_bytes = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    const int64_t model_block_bytes = shape.layers * block_layout(shape, 0, o.dtype).bytes();
+    const bool resident_fits = double(model_block_bytes) < 0.8 * double(free_bytes);  // activations need the rest
+    if (o.resident_seconds > 0 && !resident_fits)
+      log(v, fmt::format("{} resident block loop skipped: its blocks need {} and {} of GPU memory is free", name,
+                         format_bytes(model_block_bytes), format_bytes(int64_t(free_bytes))));
+    if (o.resident_seconds > 0 && resident_fits) {
+      // A resident step's loop over the whole model's blocks, and over one slab (the record tells the two apart).
+      e.resident_slabs = shape.layers;
+      e.resident_seconds = o.resident_seconds;
+      e.resident_block_seconds = measure_block_loop(shape, o.dtype, o.batch, o.seq, shape.layers, o.resident_seconds);
+      e.one_slab_block_seconds = measure_block_loop(shape, o.dtype, o.batch, o.seq, 1, o.resident_seconds);
+      c10::cuda::CUDACachingAllocator::emptyCache();  // the next model's slabs need not fit beside these cached ones
+      log(v, fmt::format("{} resident block loop ({} slabs): {:.3f} ms per block; one slab {:.3f} ms; isolated ops sum "
+                         "{:.3f} ms",
+                         name, shape.layers, e.resident_block_seconds * 1e3, e.one_slab_block_seconds * 1e3,
+                         (e.zo_update_seconds + 2 * e.forward_seconds + 2 * e.zo_perturb_seconds) * 1e3));
+    }
     m.blocks.push_back(e);
     log(v, fmt::format("{} block {}: forward {:.3f} ms ({:.1f} TFLOP/s), zo+ {:.3f} ms, zo-/zo= {:.3f} ms", name,
                        dtype_name(o.dtype), e.forward_seconds * 1e3, e.forward_flops / e.forward_seconds / 1e12,
                        e.zo_update_seconds * 1e3, e.zo_perturb_seconds * 1e3));
     const EmbedHeadTimes eh = measure_embed_head(shape, o.dtype, o.batch, o.seq, o.warmup, o.repeats);
     m.model_timings.push_back({name, o.dtype, o.batch, o.seq, eh.embed_seconds, eh.head_loss_seconds,
-                               shape.head_forward_flops(o.batch, o.seq)});
+                               shape.head_forward_flops(o.batch, o.seq), shape.hidden, shape.vocab_size,
+                               shape.word_embed_proj_dim});
     log(v, fmt::format("{} embed {:.3f} ms, head + loss {:.3f} ms", name, eh.embed_seconds * 1e3,
                        eh.head_loss_seconds * 1e3));
   }

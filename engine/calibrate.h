@@ -27,6 +27,7 @@ struct CalibrateOptions {
   int64_t device_copy_bytes = int64_t(1) << 30;
   int64_t host_update_elements = int64_t(1) << 26;
   std::string alloc_field = "engine";       // what malloc_free_seconds holds: "engine" or "cudamalloc"
+  double resident_seconds = 2.0;            // timed part of the resident block loop per model (0: not measured)
   bool verbose = true;                      // one progress line per measurement on stderr
 };
 
@@ -37,7 +38,7 @@ struct CopyRates {
 CopyRates measure_copy_rates(const std::vector<int64_t>& sizes, bool pinned, int warmup, int repeats);
 double measure_concurrent_rate(int64_t bytes, int warmup, int repeats);        // B/s, both directions summed
 double measure_cuda_malloc_free(int64_t bytes, int warmup, int repeats);       // s per cudaMalloc + cudaFree
-double measure_caching_alloc(int64_t bytes, bool fill, int warmup, int repeats);  // s per engine-style alloc + release
+double measure_caching_alloc(int64_t bytes, bool zero, int warmup, int repeats);  // s per engine-style alloc + release
 double measure_gemm_rate(DType dtype, int64_t n, int warmup, int repeats);     // FLOP/s
 double measure_device_copy_rate(int64_t bytes, int warmup, int repeats);       // B/s read + written
 double measure_launch_overhead(int warmup, int repeats);                       // s per tiny kernel
@@ -49,6 +50,11 @@ struct BlockTimes {
 };
 BlockTimes measure_block(const ModelShape& shape, DType dtype, int64_t batch, int64_t seq, bool zo, int warmup,
                          int repeats);
+// Seconds per block of a resident step's block loop (zo+ with the pending update, fwd+, zo-, fwd-, zo=) over `slabs`
+// blocks each in its own device slab, in order, back to back: 1 s (or `seconds` when shorter) of the same load first,
+// then `seconds` timed in windows of about 0.5 s, at least 3 (CUDA events); the median window, per block.
+double measure_block_loop(const ModelShape& shape, DType dtype, int64_t batch, int64_t seq, int64_t slabs,
+                          double seconds);
 struct EmbedHeadTimes {
   double embed_seconds = 0, head_loss_seconds = 0;
 };

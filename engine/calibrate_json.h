@@ -34,8 +34,8 @@ struct CalibrationMeasurements {
   // Allocation, seconds by buffer size. Which one the profile's malloc_free_seconds holds is `alloc_field`.
   SizePoints cuda_malloc_free_seconds;  // raw cudaMalloc + cudaFree pair
   SizePoints caching_alloc_seconds;     // the engine's --slots alloc path: allocate_aligned on the device through
-                                        // PyTorch's caching allocator (allocation + zero fill) and its release
-  SizePoints caching_empty_seconds;     // at::empty alone through the caching allocator (no fill), for reference
+                                        // PyTorch's caching allocator (no fill since 5c64509) and its release
+  SizePoints caching_zeroed_seconds;    // the same with a zero fill (the engine's alloc before 5c64509), for reference
   std::string alloc_field = "engine";   // "engine": caching_alloc_seconds; "cudamalloc": cuda_malloc_free_seconds
 
   std::map<DType, double> gemm_flops_per_second;  // large square GEMM
@@ -56,6 +56,12 @@ struct CalibrationMeasurements {
     int64_t slab_bytes = 0, params = 0;
     double forward_flops = 0;
     double forward_seconds = 0, zo_update_seconds = 0, zo_perturb_seconds = 0;
+    // A resident step's block loop (zo+, fwd+, zo-, fwd-, zo=) over the model's blocks, each in its own slab, back
+    // to back in steady state, per block; 0 when not measured. The same loop over one slab (diagnostic: it separates
+    // a sustained-load slowdown of the GPU from one that comes with many distinct slabs) goes to the record only.
+    double resident_block_seconds = 0, one_slab_block_seconds = 0;
+    int64_t resident_slabs = 0;
+    double resident_seconds = 0;  // how long the loop ran (timed part)
   };
   std::vector<Block> blocks;  // block_timings entries (the compute dtype, every model)
 
@@ -72,8 +78,9 @@ struct CalibrationMeasurements {
     DType dtype = DType::f16;
     int64_t batch = 0, seq = 0;
     double embed_seconds = 0, head_loss_seconds = 0, head_forward_flops = 0;
+    int64_t hidden = 0, vocab = 0, proj = 0;  // the shape that keys the profile's model_timings entry
   };
-  std::vector<ModelTiming> model_timings;  // recorded for reference; the simulator's roofline times these ops
+  std::vector<ModelTiming> model_timings;  // the profile's model_timings (embed and head+loss of each model)
 };
 
 namespace calibrate_detail {
@@ -137,10 +144,12 @@ inline nlohmann::json calibration_profile_json(const CalibrationMeasurements& m)
   if (m.alloc_field == "engine") {
     j["malloc_free_seconds"] = d::table(
         m.caching_alloc_seconds, "malloc_free_seconds",
-        "the engine's --slots alloc cost per upload: allocate_aligned on the GPU through PyTorch's caching allocator "
-        "(allocation + zero fill, buffer recorded on the two copy streams as the CUDA executor does) and its "
-        "release, CUDA events over a loop (steady state: the allocator reuses cached blocks, no cudaMalloc); the raw "
-        "cudaMalloc + cudaFree pair is under calibration.cuda_malloc_free_seconds; " + by);
+        "the engine's --slots alloc cost per upload as the compute stream sees it: allocate_aligned on the GPU "
+        "through PyTorch's caching allocator on the compute stream (no fill, as the engine's alloc op since 5c64509; "
+        "buffer recorded on the two copy streams as the CUDA executor does) and its release, CUDA events over a loop "
+        "(steady state: the allocator reuses cached blocks, no cudaMalloc); the zero-filled variant is under "
+        "calibration.caching_zeroed_seconds, the raw cudaMalloc + cudaFree pair under "
+        "calibration.cuda_malloc_free_seconds; " + by);
   } else if (m.alloc_field == "cudamalloc") {
     j["malloc_free_seconds"] = d::table(m.cuda_malloc_free_seconds, "malloc_free_seconds",
                                         "cudaMalloc + cudaFree pair, host wall time; the engine's caching-allocator "
@@ -191,14 +200,40 @@ inline nlohmann::json calibration_profile_json(const CalibrationMeasurements& m)
                   "arithmetic; {}",
                   m.host_threads, by));
   json bt = json::array();
-  for (const auto& b : m.blocks)
-    bt.push_back({{"hidden", b.hidden}, {"ffn", b.ffn}, {"heads", b.heads}, {"dtype", std::string(dtype_name(b.dtype))},
-                  {"batch", b.batch}, {"seq", b.seq}, {"forward_seconds", b.forward_seconds},
-                  {"zo_update_seconds", b.zo_update_seconds}, {"zo_perturb_seconds", b.zo_perturb_seconds},
-                  {"source", fmt::format("{} block (ParamSlab of block 0, normal(0, 0.02)): opt_block forward, zo_pass "
-                                         "with the pending update (zo_update) and without (zo_perturb), CUDA events; {}",
-                                         b.model, by)}});
+  for (const auto& b : m.blocks) {
+    json e = {{"hidden", b.hidden}, {"ffn", b.ffn}, {"heads", b.heads}, {"dtype", std::string(dtype_name(b.dtype))},
+              {"batch", b.batch}, {"seq", b.seq}, {"forward_seconds", b.forward_seconds},
+              {"zo_update_seconds", b.zo_update_seconds}, {"zo_perturb_seconds", b.zo_perturb_seconds}};
+    std::string source = fmt::format("{} block (ParamSlab of block 0, normal(0, 0.02)): opt_block forward, zo_pass with "
+                                     "the pending update (zo_update) and without (zo_perturb), CUDA events",
+                                     b.model);
+    if (b.resident_block_seconds > 0) {
+      e["resident_block_seconds"] = b.resident_block_seconds;
+      source += fmt::format("; resident_block_seconds: zo+, fwd+, zo-, fwd-, zo= over {} blocks in their own slabs, "
+                            "in order, back to back for {:.1f} s after 1 s of the same load, per block (median of "
+                            "0.5 s windows)",
+                            b.resident_slabs, b.resident_seconds);
+    }
+    e["source"] = source + "; " + by;
+    bt.push_back(e);
+  }
   j["block_timings"] = bt;
+  json mt = json::array();
+  for (size_t i = 0; i < m.model_timings.size(); ++i) {
+    const auto& t = m.model_timings[i];
+    if (t.hidden <= 0 || t.vocab <= 0 || t.proj <= 0)
+      throw std::invalid_argument(fmt::format("calibration: model_timings[{}] ({}): expected its shape (hidden, vocab, "
+                                              "word_embed_proj_dim > 0), got {}, {}, {}",
+                                              i, t.model, t.hidden, t.vocab, t.proj));
+    mt.push_back({{"hidden", t.hidden}, {"vocab_size", t.vocab}, {"word_embed_proj_dim", t.proj},
+                  {"dtype", std::string(dtype_name(t.dtype))}, {"batch", t.batch}, {"seq", t.seq},
+                  {"embed_seconds", t.embed_seconds}, {"head_loss_seconds", t.head_loss_seconds},
+                  {"source", fmt::format("{} resident group (normal(0, 0.02)): opt_embed (embed_seconds) and "
+                                         "opt_causal_lm_loss (final norm, logits, fp32 loss: head_loss_seconds) on "
+                                         "random hidden states, CUDA events; {}",
+                                         t.model, by)}});
+  }
+  j["model_timings"] = mt;
 
   // Not read by the simulator: what was measured beside the profile's fields.
   json rec;
@@ -211,7 +246,7 @@ inline nlohmann::json calibration_profile_json(const CalibrationMeasurements& m)
   };
   rec["cuda_malloc_free_seconds"] = pts(m.cuda_malloc_free_seconds);
   rec["caching_alloc_seconds"] = pts(m.caching_alloc_seconds);
-  rec["caching_empty_seconds"] = pts(m.caching_empty_seconds);
+  rec["caching_zeroed_seconds"] = pts(m.caching_zeroed_seconds);
   json blocks = json::array();
   for (const auto& b : m.blocks)
     blocks.push_back({{"model", b.model}, {"dtype", std::string(dtype_name(b.dtype))}, {"slab_bytes", b.slab_bytes},
@@ -219,7 +254,10 @@ inline nlohmann::json calibration_profile_json(const CalibrationMeasurements& m)
                       {"forward_tflops", b.forward_seconds > 0 ? b.forward_flops / b.forward_seconds / 1e12 : 0.0},
                       {"zo_update_GBps", b.zo_update_seconds > 0 ? 2.0 * b.slab_bytes / b.zo_update_seconds / 1e9 : 0.0},
                       {"zo_perturb_GBps",
-                       b.zo_perturb_seconds > 0 ? 2.0 * b.slab_bytes / b.zo_perturb_seconds / 1e9 : 0.0}});
+                       b.zo_perturb_seconds > 0 ? 2.0 * b.slab_bytes / b.zo_perturb_seconds / 1e9 : 0.0},
+                      {"isolated_block_seconds", b.zo_update_seconds + 2 * b.forward_seconds + 2 * b.zo_perturb_seconds},
+                      {"resident_block_seconds", b.resident_block_seconds},
+                      {"one_slab_block_seconds", b.one_slab_block_seconds}});
   rec["blocks"] = blocks;
   json models = json::array();
   for (const auto& t : m.model_timings)

@@ -46,6 +46,7 @@ void add_calibrate_command(CLI::App& app) {
     std::string copy_sizes = "1MiB,4MiB,16MiB,64MiB,256MiB,1GiB", alloc_sizes = "1MiB,16MiB,256MiB,1GiB";
     std::string concurrent_bytes = "1GiB";
     int64_t batch = 1, seq = 2048, gemm_size = 8192;
+    double resident_seconds = 2.0;
     int repeats = 7, warmup = 2;
     bool quiet = false;
   };
@@ -70,8 +71,12 @@ void add_calibrate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--gemm-size", args->gemm_size, "N of the NxNxN GEMM rate measurement")->capture_default_str();
   cmd->add_option("--alloc-field", args->alloc_field,
-                  "what malloc_free_seconds holds: engine (the engine's --slots alloc cost: caching allocator + zero "
+                  "what malloc_free_seconds holds: engine (the engine's --slots alloc cost: caching allocator, no "
                   "fill) or cudamalloc (a raw cudaMalloc + cudaFree pair); both are kept under 'calibration'")
+      ->capture_default_str();
+  cmd->add_option("--resident-seconds", args->resident_seconds,
+                  "timed seconds of the resident block loop per model (every block of the model in its own slab, "
+                  "back to back: block_timings[].resident_block_seconds); 0 skips it")
       ->capture_default_str();
   cmd->add_flag("--quiet", args->quiet, "no progress lines on stderr");
   cmd->callback([args] {
@@ -89,6 +94,7 @@ void add_calibrate_command(CLI::App& app) {
     o.concurrent_bytes = parse_bytes(args->concurrent_bytes, "--concurrent-bytes");
     o.gemm_size = args->gemm_size;
     o.alloc_field = args->alloc_field;
+    o.resident_seconds = args->resident_seconds;
     o.verbose = !args->quiet;
     const nlohmann::json profile = calibrate_profile(o);
     // What calibrate writes must load in the simulator: check with its own loader before anything is written.

@@ -8,6 +8,12 @@ namespace zo2::sim {
 CostModel::CostModel(const HardwareProfile& profile, const Plan& plan) : p_(profile) {
   const DType dt = plan.policy.dtype;
   timing_ = profile.find_block_timing(plan.shape.hidden, plan.shape.ffn, plan.shape.heads, dt, plan.batch, plan.seq);
+  model_timing_ = profile.find_model_timing(plan.shape.hidden, plan.shape.vocab_size, plan.shape.word_embed_proj_dim,
+                                            dt, plan.batch, plan.seq);
+  block_params_ = plan.shape.block_params();
+  offload_ = plan.policy.offload;
+  if (timing_ && timing_->resident_block_seconds > 0 && timing_->isolated_block_seconds() > 0)
+    resident_factor_ = timing_->resident_block_seconds / timing_->isolated_block_seconds();
   auto gemm = profile.gemm_flops_per_second.find(dt);
   auto eff = profile.forward_efficiency.find(dt);
   flops_rate_ = (gemm == profile.gemm_flops_per_second.end() ? 0.0 : gemm->second) *
@@ -23,7 +29,22 @@ double CostModel::roofline(const Op& op) const {
   return t + op.kernels * p_.launch_overhead_seconds;
 }
 
+// A fused ZO pass streams its slab once, whatever the slab holds: the measured block pass gives the time per element
+// on this card, and the resident group's passes (layer -1) take that time per element over their own elements.
+double CostModel::zo_pass(const Op& op, double block_seconds) const {
+  if (op.layer >= 0 || block_params_ <= 0) return block_seconds;
+  return block_seconds * double(op.elements) / double(block_params_);
+}
+
 double CostModel::seconds(const Op& op) const {
+  const double t = unscaled_seconds(op);
+  // A resident block's ops run as the resident loop was measured (back to back over the model's slabs), not as the
+  // single-shot block timings were.
+  const bool resident_block = op.layer >= 0 && size_t(op.layer) < offload_.size() && !offload_[size_t(op.layer)];
+  return resident_block && timing_ && op.queue == Queue::compute ? t * resident_factor_ : t;
+}
+
+double CostModel::unscaled_seconds(const Op& op) const {
   switch (op.kind) {
     case OpKind::upload:
     case OpKind::download: return 0;
@@ -31,17 +52,17 @@ double CostModel::seconds(const Op& op) const {
       // Measured tables describe a transformer block; the roofline covers everything else.
       return timing_ && op.layer >= 0 ? timing_->forward_seconds : roofline(op);
     case OpKind::zo_update:
-      return timing_ && op.layer >= 0 ? timing_->zo_update_seconds : roofline(op);
+      return timing_ && op.elements > 0 ? zo_pass(op, timing_->zo_update_seconds) : roofline(op);
     case OpKind::zo_minus:
     case OpKind::zo_restore:
     case OpKind::zo_perturb:
-      return timing_ && op.layer >= 0 ? timing_->zo_perturb_seconds : roofline(op);
+      return timing_ && op.elements > 0 ? zo_pass(op, timing_->zo_perturb_seconds) : roofline(op);
     case OpKind::replay:  // per missed step: one update+perturb pass and two perturb passes, as the engine runs it
       return timing_ && op.layer >= 0
                  ? double(op.updates) * (timing_->zo_update_seconds + 2.0 * timing_->zo_perturb_seconds)
                  : roofline(op);
-    case OpKind::embed:
-    case OpKind::head: return roofline(op);
+    case OpKind::embed: return model_timing_ ? model_timing_->embed_seconds : roofline(op);
+    case OpKind::head: return model_timing_ ? model_timing_->head_loss_seconds : roofline(op);
     case OpKind::alloc: return p_.malloc_free_seconds.at(double(op.link_bytes));
     case OpKind::free: return 0;
     case OpKind::host_update: return double(op.elements) / p_.host_update_elements_per_second;

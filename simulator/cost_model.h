@@ -3,16 +3,24 @@
 //   upload / download  bytes at the one-way rate for the copy size (pinned or pageable table); when both
 //                      directions are busy each runs at its one-way rate x the profile's concurrent factor
 //                      (re-rated whenever the other direction starts or stops; see link.h).
-//   zo passes, replay  measured block_timings when present, else the roofline below (one kernel each).
+//   zo passes, replay  measured block_timings when present (a pass over the resident group: the block pass's time
+//                      per element x the group's elements), else the roofline below (one kernel each).
 //   forward            measured forward_seconds when present, else the roofline (10 kernels).
-//   embed, head        roofline (2 and 4 kernels).
+//   resident blocks    with block_timings[].resident_block_seconds (the resident step's block loop measured back to
+//                      back over the model's slabs), a resident block's ops cost their time above x
+//                      resident_block_seconds / (zo_update + 2 forward + 2 zo_perturb); without it, factor 1.
+//   embed, head        measured model_timings (embed_seconds, head_loss_seconds) when present, else the roofline
+//                      (2 and 4 kernels).
 //     roofline         max(flops / (gemm rate[dtype] x forward efficiency[dtype]), mem_bytes / device copy rate,
 //                      rng_samples / GPU RNG rate) + kernels x launch overhead.
-//   alloc              cudaMalloc + cudaFree latency for the slot size (the pair is charged at the alloc).
-//   free               0 (its latency is in the alloc's pair).
+//   alloc              malloc_free_seconds at the slot size: the engine's per-upload allocation and release as
+//                      the compute stream sees it (the alloc sits in the compute stream's order, simulator.h).
+//   free               0 (its cost is in the alloc's; it waits for its deps, the copy back among them).
 //   host_update        elements / host update rate.
-//   loss               host sync latency.
+//   loss               host sync latency (after the compute stream's last op, as the CUDA executor reads it).
 #pragma once
+#include <vector>
+
 #include "core/plan.h"
 #include "simulator/profile.h"
 
@@ -29,8 +37,14 @@ class CostModel {
 
  private:
   double roofline(const Op& op) const;
+  double zo_pass(const Op& op, double block_seconds) const;
+  double unscaled_seconds(const Op& op) const;
   const HardwareProfile& p_;
   const BlockTiming* timing_ = nullptr;
+  const ModelTiming* model_timing_ = nullptr;
+  int64_t block_params_ = 0;
+  std::vector<bool> offload_;
+  double resident_factor_ = 1;
   double flops_rate_ = 0, concurrent_factor_ = 1;
 };
 

@@ -39,6 +39,14 @@ const BlockTiming* HardwareProfile::find_block_timing(int64_t hidden, int64_t ff
   return nullptr;
 }
 
+const ModelTiming* HardwareProfile::find_model_timing(int64_t hidden, int64_t vocab, int64_t proj, DType dt,
+                                                      int64_t batch, int64_t seq) const {
+  for (const auto& t : model_timings)
+    if (t.hidden == hidden && t.vocab == vocab && t.proj == proj && t.dtype == dt && t.batch == batch && t.seq == seq)
+      return &t;
+  return nullptr;
+}
+
 namespace {
 
 using nlohmann::json;
@@ -65,6 +73,18 @@ class Reader {
     }
     if (!v->is_string()) fail(field, "a string", v);
     return v->get<std::string>();
+  }
+
+  // A plain field of a measured-timing record: an integer > 0, or seconds > 0.
+  int64_t positive_integer(const char* field) const {
+    const json* v = find(field);
+    if (!v || !v->is_number_integer() || v->get<int64_t>() <= 0) fail(field, "an integer > 0", v);
+    return v->get<int64_t>();
+  }
+  double positive_seconds(const char* field) const {
+    const json* v = find(field);
+    if (!v || !v->is_number() || !(v->get<double>() > 0)) fail(field, "seconds > 0", v);
+    return v->get<double>();
   }
 
   // {"value": x, "source": "..."} with x > 0 (or >= 0 when allow_zero).
@@ -182,30 +202,40 @@ HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where)
       const std::string f = fmt::format("block_timings[{}]", i);
       if (!e.is_object()) r.fail(f, "an object", &e);
       Reader er(e, fmt::format("{}: {}", where, f));
-      auto integer = [&](const char* name) {
-        auto it = e.find(name);
-        if (it == e.end() || !it->is_number_integer() || it->get<int64_t>() <= 0)
-          er.fail(name, "an integer > 0", it == e.end() ? nullptr : &*it);
-        return it->get<int64_t>();
-      };
-      auto seconds = [&](const char* name) {
-        auto it = e.find(name);
-        if (it == e.end() || !it->is_number() || !(it->get<double>() > 0))
-          er.fail(name, "seconds > 0", it == e.end() ? nullptr : &*it);
-        return it->get<double>();
-      };
       BlockTiming t;
-      t.hidden = integer("hidden");
-      t.ffn = integer("ffn");
-      t.heads = integer("heads");
-      t.batch = integer("batch");
-      t.seq = integer("seq");
+      t.hidden = er.positive_integer("hidden");
+      t.ffn = er.positive_integer("ffn");
+      t.heads = er.positive_integer("heads");
+      t.batch = er.positive_integer("batch");
+      t.seq = er.positive_integer("seq");
       t.dtype = parse_dtype(er.string("dtype"), fmt::format("{}: {}.dtype", where, f));
-      t.forward_seconds = seconds("forward_seconds");
-      t.zo_update_seconds = seconds("zo_update_seconds");
-      t.zo_perturb_seconds = seconds("zo_perturb_seconds");
+      t.forward_seconds = er.positive_seconds("forward_seconds");
+      t.zo_update_seconds = er.positive_seconds("zo_update_seconds");
+      t.zo_perturb_seconds = er.positive_seconds("zo_perturb_seconds");
+      if (e.contains("resident_block_seconds"))
+        t.resident_block_seconds = er.positive_seconds("resident_block_seconds");
       er.string("source");
       p.block_timings.push_back(t);
+    }
+  }
+  if (const json* mt = r.find("model_timings")) {
+    if (!mt->is_array()) r.fail("model_timings", "an array of measured embedding and head timings", mt);
+    for (size_t i = 0; i < mt->size(); ++i) {
+      const json& e = (*mt)[i];
+      const std::string f = fmt::format("model_timings[{}]", i);
+      if (!e.is_object()) r.fail(f, "an object", &e);
+      Reader er(e, fmt::format("{}: {}", where, f));
+      ModelTiming t;
+      t.hidden = er.positive_integer("hidden");
+      t.vocab = er.positive_integer("vocab_size");
+      t.proj = er.positive_integer("word_embed_proj_dim");
+      t.batch = er.positive_integer("batch");
+      t.seq = er.positive_integer("seq");
+      t.dtype = parse_dtype(er.string("dtype"), fmt::format("{}: {}.dtype", where, f));
+      t.embed_seconds = er.positive_seconds("embed_seconds");
+      t.head_loss_seconds = er.positive_seconds("head_loss_seconds");
+      er.string("source");
+      p.model_timings.push_back(t);
     }
   }
   return p;
@@ -285,12 +315,21 @@ nlohmann::json profile_to_json(const HardwareProfile& p) {
   j["host_sync_seconds"] = num("host_sync_seconds", p.host_sync_seconds);
   j["host_update_elements_per_second"] = num("host_update_elements_per_second", p.host_update_elements_per_second);
   json bt = json::array();
-  for (const auto& t : p.block_timings)
+  for (const auto& t : p.block_timings) {
     bt.push_back({{"hidden", t.hidden}, {"ffn", t.ffn}, {"heads", t.heads}, {"dtype", std::string(dtype_name(t.dtype))},
                   {"batch", t.batch}, {"seq", t.seq}, {"forward_seconds", t.forward_seconds},
                   {"zo_update_seconds", t.zo_update_seconds}, {"zo_perturb_seconds", t.zo_perturb_seconds},
                   {"source", "zo2 calibrate"}});
+    if (t.resident_block_seconds > 0) bt.back()["resident_block_seconds"] = t.resident_block_seconds;
+  }
   j["block_timings"] = bt;
+  json mt = json::array();
+  for (const auto& t : p.model_timings)
+    mt.push_back({{"hidden", t.hidden}, {"vocab_size", t.vocab}, {"word_embed_proj_dim", t.proj},
+                  {"dtype", std::string(dtype_name(t.dtype))}, {"batch", t.batch}, {"seq", t.seq},
+                  {"embed_seconds", t.embed_seconds}, {"head_loss_seconds", t.head_loss_seconds},
+                  {"source", "zo2 calibrate"}});
+  j["model_timings"] = mt;
   return j;
 }
 

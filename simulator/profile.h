@@ -27,6 +27,21 @@ struct BlockTiming {
   double forward_seconds = 0;     // one block, one pass (fwd+/L or fwd-/L)
   double zo_update_seconds = 0;   // zo+/L: pending update and +eps
   double zo_perturb_seconds = 0;  // zo-/L or zo=/L
+  // Optional (0 when absent): one block's five ops (zo+, fwd+, zo-, fwd-, zo=) as a resident step runs them, the
+  // model's blocks each in its own slab, back to back in steady state. The ops of resident blocks then cost their
+  // measured time x resident_block_seconds / (zo_update + 2 forward + 2 zo_perturb) (cost_model.h).
+  double resident_block_seconds = 0;
+  double isolated_block_seconds() const { return zo_update_seconds + 2 * forward_seconds + 2 * zo_perturb_seconds; }
+};
+
+// Measured times of the resident group's forward pieces for one (model shape, dtype, batch, seq): they replace the
+// roofline for embed/fwd± and head/fwd± when they match (vocab_size, word_embed_proj_dim and hidden key the shape).
+struct ModelTiming {
+  int64_t hidden = 0, vocab = 0, proj = 0;  // proj: word_embed_proj_dim
+  DType dtype = DType::f16;
+  int64_t batch = 0, seq = 0;
+  double embed_seconds = 0;      // one pass's embedding (embed/fwd+ or embed/fwd-)
+  double head_loss_seconds = 0;  // one pass's final norm, logits and loss (head/fwd+ or head/fwd-)
 };
 
 struct HardwareProfile {
@@ -45,11 +60,14 @@ struct HardwareProfile {
   double host_sync_seconds = 0;            // the host's wait for the losses
   double host_update_elements_per_second = 0;  // host master update from regenerated z, all host threads
   std::vector<BlockTiming> block_timings;
+  std::vector<ModelTiming> model_timings;
   std::map<std::string, std::string> sources;  // field -> where its number comes from
 
   // Both directions busy: each runs at its one-way rate times this factor (<= 1 on PCIe).
   double concurrent_factor() const;
   const BlockTiming* find_block_timing(int64_t hidden, int64_t ffn, int64_t heads, DType dt, int64_t batch,
+                                       int64_t seq) const;
+  const ModelTiming* find_model_timing(int64_t hidden, int64_t vocab, int64_t proj, DType dt, int64_t batch,
                                        int64_t seq) const;
 };
 

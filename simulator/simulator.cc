@@ -16,6 +16,13 @@ namespace {
 enum Resource { kGpu = 0, kLinkH2D, kLinkD2H, kHost, kHostPool, kResourceCount };
 enum EventKind { kOpDone = 0, kLinkDone = 1 };
 
+// The CUDA executor's stream for an op (engine/executor_cuda.cc, stream_for): host-queue ops (alloc, free, the loss
+// read) run on the host as they are enqueued and record their completion on the compute stream, so they take their
+// place in the compute stream's order. A host op ends after the compute ops enqueued before it; the compute ops
+// enqueued after it start after it; its dependencies on the other streams make the compute stream wait (free/Lxx
+// waits for d2h/Lxx, so with --slots alloc the next block's compute waits for the copy back).
+int stream_of(const Op& op) { return op.queue == Queue::host ? int(Queue::compute) : int(op.queue); }
+
 Resource resource_of(OpKind k) {
   switch (k) {
     case OpKind::upload: return kLinkH2D;
@@ -47,7 +54,7 @@ class Run {
           throw std::logic_error(fmt::format("simulate: op '{}' depends on op {}, which does not exist", op.name, d));
         ++count[size_t(d) + 1];
       }
-      queues_[int(op.queue)].push_back(i);
+      queues_[stream_of(op)].push_back(i);
     }
     for (int i = 0; i < n; ++i) count[size_t(i) + 1] += count[size_t(i)];
     dep_start_ = count;
@@ -55,9 +62,9 @@ class Run {
     for (int i = 0; i < n; ++i)
       for (int d : plan_.ops[size_t(i)].deps) dependents_[size_t(count[size_t(d)]++)] = i;
 
-    static_gpu_ = plan_.memory.gpu_total() -
-                  (plan_.policy.slots == SlotMode::alloc ? plan_.memory.gpu_term("slots") : 0);
-    r_.peak_gpu_bytes = static_gpu_;
+    // The allocator's peak follows the host's program order, not the GPU's timeline (core/plan_memory.h): the plan's
+    // prediction is that peak, --slots alloc buffers included.
+    r_.peak_gpu_bytes = plan_.memory.gpu_total();
     r_.peak_host_bytes = plan_.memory.host_total();
 
     try_start(0);
@@ -81,7 +88,8 @@ class Run {
         if (head_[q] < queues_[q].size()) {
           const int i = queues_[q][head_[q]];
           waiting += fmt::format("{}'{}' on {} (waits for {} deps)", waiting.empty() ? "" : "; ", plan_.ops[size_t(i)].name,
-                                 queue_name(Queue(q)), pending_[size_t(i)]);
+                                 q == int(Queue::compute) ? "the compute stream" : queue_name(Queue(q)),
+                                 pending_[size_t(i)]);
         }
       throw std::logic_error(fmt::format("simulate: the plan deadlocks after {} of {} ops: {}", done_, n, waiting));
     }
@@ -107,7 +115,7 @@ class Run {
   }
 
   void start(int i, const Op& op, Resource res, TimeNs now) {
-    queue_busy_[int(op.queue)] = true;
+    queue_busy_[stream_of(op)] = true;
     res_busy_[res] = true;
     r_.timeline[size_t(i)].start = now;
     if (op.kind == OpKind::upload || op.kind == OpKind::download) {
@@ -116,10 +124,6 @@ class Run {
       link_.start(dir, i, double(op.link_bytes), cost_.link_rate(op), now);
       reschedule_link();
       return;
-    }
-    if (op.kind == OpKind::alloc) {
-      live_ += op.link_bytes;
-      r_.peak_gpu_bytes = std::max(r_.peak_gpu_bytes, static_gpu_ + live_);
     }
     events_.schedule(now + to_ns(cost_.seconds(op)), kOpDone, i);
   }
@@ -137,10 +141,9 @@ class Run {
     const Resource res = resource_of(op.kind);
     busy_[res] += t.end - t.start;
     res_busy_[res] = false;
-    queue_busy_[int(op.queue)] = false;
-    ++head_[int(op.queue)];
+    queue_busy_[stream_of(op)] = false;
+    ++head_[stream_of(op)];
     ++done_;
-    if (op.kind == OpKind::free) live_ -= op.link_bytes;
     for (int k = dep_start_[size_t(i)] - 0; k < dep_start_[size_t(i) + 1]; ++k) --pending_[size_t(dependents_[size_t(k)])];
   }
 
@@ -157,7 +160,6 @@ class Run {
   bool res_busy_[kResourceCount] = {};
   TimeNs busy_[kResourceCount] = {};
   int done_ = 0;
-  int64_t static_gpu_ = 0, live_ = 0;
 };
 
 }  // namespace

@@ -2,15 +2,17 @@
 //
 // Time: an integer nanosecond clock starting at 0; events at equal times are handled in the order they were
 // scheduled (FIFO), so the same plan and profile always give the same timeline.
-// Execution: an op starts at the earliest time when (1) the op before it on its queue has finished (queues are in
-// order, like CUDA streams), (2) every op in its deps has finished and (3) its resource is free. Resources: the GPU's
-// compute engine (ZO passes, replays, forwards, embed, head), one copy engine per link direction (uploads, downloads;
-// the two directions share the link's bandwidth, see link.h), the main host thread (alloc, free, loss) and the host
-// worker pool (host/update). Among ops ready at the same instant, queues are tried in the order h2d, compute, d2h,
-// host, host_update. The cost of each op is in cost_model.h.
-// Memory: peak GPU bytes = the plan's predicted terms that are allocated up front (all of them with --slots reuse;
-// all but the slots with --slots alloc) plus the most bytes held by alloc ops not yet freed (alloc holds its bytes
-// from its start, free releases them at its end). Host bytes = the plan's host terms.
+// Execution: an op starts at the earliest time when (1) the op before it on its stream has finished (streams are in
+// order), (2) every op in its deps has finished and (3) its resource is free. Streams are the CUDA executor's:
+// h2d, compute, d2h, and host_update (its worker thread); the host queue's ops (alloc, free, loss) take their place
+// in the compute stream's order, as the CUDA executor records them there (so free/Lxx, which depends on d2h/Lxx,
+// holds the compute stream until the copy back is done). Resources: the GPU's compute engine (ZO passes, replays,
+// forwards, embed, head), one copy engine per link direction (uploads, downloads; the two directions share the
+// link's bandwidth, see link.h), the main host thread (alloc, free, loss) and the host worker pool (host/update).
+// Among ops ready at the same instant, streams are tried in the order h2d, compute, d2h, host_update. The cost of
+// each op is in cost_model.h.
+// Memory: peak GPU bytes = the plan's prediction (core/plan_memory.h), the caching allocator's peak in the host's
+// program order (--slots alloc buffers from alloc/Lxx to free/Lxx included). Host bytes = the plan's host terms.
 #pragma once
 #include <cstdint>
 #include <vector>

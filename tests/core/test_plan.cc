@@ -117,10 +117,31 @@ TEST_CASE("plan invariants hold for random policies", "[plan]") {
       CHECK((r >= 0) == (replays > 0));
       if (r >= 0) CHECK(plan.ops[size_t(r)].updates == replays);
     }
-    int64_t sum = 0;
-    for (const auto& t : plan.memory.gpu) sum += t.bytes;
-    CHECK(sum == plan.memory.gpu_total());
-    CHECK(plan.memory.gpu_term("slots") == plan.slot_count * plan.slot_bytes);
+    // The total is the always-live terms plus the largest moment: a forward's workspace or the loss's logits, each
+    // with the per-upload buffers live while it is enqueued, an fp8 decode with all of them, or the most per-upload
+    // buffers at once.
+    int64_t always = 0;
+    for (const auto& t : plan.memory.gpu)
+      if (t.live == Live::always) always += t.bytes;
+    const AllocLive& a = plan.memory.alloc;
+    CHECK(plan.memory.gpu_total() == always + std::max({a.any, a.forward + plan.memory.gpu_term("layer_workspace"),
+                                                        a.head + plan.memory.gpu_term("logits"),
+                                                        a.any + plan.memory.gpu_term("wire_decode")}));
+    // Decoding fp8 widens a padded block to fp32 twice (engine/wire_format.cc); no other wire decodes through fp32.
+    const bool decodes_fp8 = p.wire == DType::fp8_e4m3 && p.offloaded_count() > 0;
+    const int64_t padded = (block_layout(shape, 0, p.master).elements + 127) / 128 * 128;
+    CHECK(plan.memory.gpu_term("wire_decode") == (decodes_fp8 ? 8 * padded : 0));
+    if (p.slots == SlotMode::reuse) {
+      CHECK(plan.memory.gpu_term("slots") == plan.slot_count * plan.slot_bytes);
+      CHECK((a.any == 0 && a.forward == 0 && a.head == 0));
+    } else {
+      // Host order: the next block's buffer is allocated before this block's is freed, so at most one more than the
+      // slots reuse would hold while a block computes; none are left when the head runs.
+      CHECK(plan.memory.gpu_term("slots") == a.any);
+      CHECK(a.any <= (plan.slot_count + 1) * plan.slot_bytes);
+      CHECK(a.forward <= a.any);
+      CHECK(a.head == 0);
+    }
     const int64_t off = p.offloaded_count();
     const int64_t expect_slots = off == 0 ? 0 : std::min(off, p.prefetch + 1 + (p.gpu_writes_back() ? 1 : 0));
     CHECK(plan.slot_count == expect_slots);
@@ -168,7 +189,11 @@ TEST_CASE("the memory prediction names its terms and --gpu-mem-budget refuses wi
     CHECK(std::any_of(plan.memory.gpu.begin(), plan.memory.gpu.end(), [&](const auto& t) { return t.name == term; }));
   CHECK(plan.memory.gpu_term("resident_blocks") == 0);
   CHECK(plan.memory.gpu_term("hidden_states") == 2 * 2048 * 5120 * 2);
-  CHECK(plan.memory.gpu_term("logits") == 2048ll * 50272 * (2 + 4));
+  // The loss holds fp32 logits [B,T-1,V] and their fp32 log-softmax at once.
+  CHECK(plan.memory.gpu_term("logits") == 2047ll * 50272 * 8);
+  CHECK(plan.memory.gpu_term("workspace") == 33ll << 20);
+  // Transient terms are never live together: the total counts the larger.
+  CHECK(plan.memory.gpu_total() == plan.memory.gpu_live_sum(Live::always) + plan.memory.gpu_term("logits"));
   CHECK(plan.memory.host_total() == 40 * block_layout(shape, 0, DType::f16).bytes());
   p.gpu_mem_budget = plan.memory.gpu_total();
   CHECK_NOTHROW(build_plan(shape, p, 1, 2048));
@@ -213,4 +238,17 @@ TEST_CASE("plans round-trip through JSON, edits included", "[plan]") {
   CHECK_THROWS_WITH(build_plan(shape, testing::policy("all", 1, 1, 24), 1, 4096), ContainsSubstring("--seq"));
   CHECK_THROWS_WITH(build_plan(shape, testing::policy("all", 1, 1, 12), 1, 64), ContainsSubstring("layers"));
   CHECK_FALSE(plan_table(plan).empty());
+  // Memory terms keep when they are live; with --slots alloc the per-upload buffers follow the ops as edited.
+  const Plan alloc = build_plan(shape, testing::policy("all", 1, 1, 24, "fp16", "", "", "alloc"), 1, 256);
+  j = plan_to_json(alloc);
+  CHECK(plan_from_json(j, "plan.json").memory.gpu_total() == alloc.memory.gpu_total());
+  const int a2 = alloc.find("alloc/L02");
+  j["ops"][size_t(a2)]["link_bytes"] = 2 * alloc.slot_bytes;
+  const Plan edited = plan_from_json(j, "plan.json");
+  CHECK(edited.memory.alloc.any == 4 * alloc.slot_bytes);
+  CHECK(edited.memory.gpu_term("slots") == 4 * alloc.slot_bytes);
+  j = plan_to_json(alloc);
+  j["memory"]["gpu"][0]["live"] = "sometimes";
+  CHECK_THROWS_WITH(plan_from_json(j, "plan.json"),
+                    ContainsSubstring("memory.gpu[0]") && ContainsSubstring("live") && ContainsSubstring("per_upload"));
 }

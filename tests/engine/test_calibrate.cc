@@ -28,6 +28,7 @@ TEST_CASE("calibrate measures a small profile on the GPU", "[calibrate][gpu]") {
   o.gemm_size = 1024;
   o.device_copy_bytes = 64 << 20;
   o.host_update_elements = 1 << 20;
+  o.resident_seconds = 0.2;
   o.verbose = false;
   const CalibrationMeasurements m = measure_hardware(o);
   CHECK(m.card != "cpu");
@@ -56,6 +57,13 @@ TEST_CASE("calibrate measures a small profile on the GPU", "[calibrate][gpu]") {
     CHECK(b.forward_seconds > 0);
     CHECK(b.zo_update_seconds > 0);
     CHECK(b.zo_perturb_seconds > 0);
+    // The resident loop over the model's blocks: within a factor 3 of its single-shot ops (a timing bug, not a GPU,
+    // lands outside).
+    const double isolated = b.zo_update_seconds + 2 * b.forward_seconds + 2 * b.zo_perturb_seconds;
+    CHECK(b.resident_slabs > 1);
+    CHECK(b.resident_block_seconds > isolated / 3);
+    CHECK(b.resident_block_seconds < isolated * 3);
+    CHECK(b.one_slab_block_seconds > isolated / 3);
   }
   REQUIRE(m.model_timings.size() == 2);
   for (const auto& t : m.model_timings) {
@@ -66,6 +74,8 @@ TEST_CASE("calibrate measures a small profile on the GPU", "[calibrate][gpu]") {
   CHECK(j["schema"] == "zo2-hardware-profile/1");
   CHECK(j["block_timings"].size() == 2);
   CHECK(j["block_timings"][0]["seq"] == 128);
+  CHECK(j["block_timings"][0]["resident_block_seconds"].get<double>() > 0);
+  CHECK(j["model_timings"].size() == 2);
   for (const char* dt : {"fp16", "bf16", "fp32"}) {
     CHECK(j["forward_efficiency"][dt]["value"].get<double>() > 0);
     CHECK(j["forward_efficiency"][dt]["value"].get<double>() <= 1);
@@ -84,6 +94,10 @@ TEST_CASE("calibrate rejects bad options naming the flag", "[calibrate]") {
   o.seq = 128;
   o.alloc_field = "malloc";
   CHECK_THROWS_WITH(measure_hardware(o), Catch::Matchers::ContainsSubstring("--alloc-field"));
+  o.alloc_field = "engine";
+  o.resident_seconds = -1;
+  CHECK_THROWS_WITH(measure_hardware(o), Catch::Matchers::ContainsSubstring("--resident-seconds") &&
+                                             Catch::Matchers::ContainsSubstring(">= 0"));
 #else
   SKIP("built without CUDA");
 #endif

@@ -43,7 +43,7 @@ CalibrationMeasurements fake_measurements(std::mt19937_64& rng) {
     m.d2h_pageable.emplace_back(bytes, 18e9 * u(rng));
     m.cuda_malloc_free_seconds.emplace_back(bytes, 150e-6 * u(rng));
     m.caching_alloc_seconds.emplace_back(bytes, 20e-6 * u(rng));
-    m.caching_empty_seconds.emplace_back(bytes, 2e-6 * u(rng));
+    m.caching_zeroed_seconds.emplace_back(bytes, 90e-6 * u(rng));
   }
   // Out of order and a repeated size, as a block size equal to a listed size would give: the table comes out sorted.
   std::swap(m.h2d_pinned.front(), m.h2d_pinned.back());
@@ -75,8 +75,15 @@ CalibrationMeasurements fake_measurements(std::mt19937_64& rng) {
     b.forward_seconds = b.forward_flops / 300e12 * u(rng);
     b.zo_update_seconds = 1e-4 * u(rng);
     b.zo_perturb_seconds = 0.5e-4 * u(rng);
+    if (m.blocks.empty()) {  // the resident loop measured for the first model only: the field is optional
+      b.resident_slabs = s.layers;
+      b.resident_seconds = 2.0;
+      b.resident_block_seconds = 1.1 * (b.zo_update_seconds + 2 * b.forward_seconds + 2 * b.zo_perturb_seconds) * u(rng);
+      b.one_slab_block_seconds = b.resident_block_seconds * u(rng);
+    }
     m.blocks.push_back(b);
-    m.model_timings.push_back({name, DType::f16, 1, 2048, 1e-4 * u(rng), 5e-3 * u(rng), s.head_forward_flops(1, 2048)});
+    m.model_timings.push_back({name, DType::f16, 1, 2048, 1e-4 * u(rng), 5e-3 * u(rng), s.head_forward_flops(1, 2048),
+                               s.hidden, s.vocab_size, s.word_embed_proj_dim});
   }
   for (DType dt : {DType::f16, DType::bf16, DType::f32})
     m.efficiency_blocks[dt] = {"opt-1.3b", m.blocks.back().forward_flops,
@@ -142,6 +149,14 @@ TEST_CASE("a calibrated profile loads in the simulator with every value as measu
     CHECK_THAT(t->forward_seconds, WithinRel(b.forward_seconds, 1e-12));
     CHECK_THAT(t->zo_update_seconds, WithinRel(b.zo_update_seconds, 1e-12));
     CHECK_THAT(t->zo_perturb_seconds, WithinRel(b.zo_perturb_seconds, 1e-12));
+    CHECK_THAT(t->resident_block_seconds, WithinRel(b.resident_block_seconds, 1e-12));  // 0 when not measured
+  }
+  REQUIRE(p.model_timings.size() == m.model_timings.size());
+  for (const auto& t : m.model_timings) {
+    const sim::ModelTiming* mt = p.find_model_timing(t.hidden, t.vocab, t.proj, t.dtype, t.batch, t.seq);
+    REQUIRE(mt != nullptr);
+    CHECK_THAT(mt->embed_seconds, WithinRel(t.embed_seconds, 1e-12));
+    CHECK_THAT(mt->head_loss_seconds, WithinRel(t.head_loss_seconds, 1e-12));
   }
 
   // The cost model then charges the measured times for a matching model's blocks.
@@ -156,6 +171,9 @@ TEST_CASE("a calibrated profile loads in the simulator with every value as measu
       ++checked;
     }
   CHECK(checked == 2 * shape.layers);
+  // ... and the measured head of a matching model.
+  for (const Op& op : plan.ops)
+    if (op.kind == OpKind::head) CHECK_THAT(cost.seconds(op), WithinRel(m.model_timings.front().head_loss_seconds, 1e-12));
 }
 
 TEST_CASE("a calibrated profile can hold the raw cudaMalloc + cudaFree cost instead", "[profile][calibrate]") {
@@ -168,6 +186,9 @@ TEST_CASE("a calibrated profile can hold the raw cudaMalloc + cudaFree cost inst
   m.alloc_field = "neither";
   CHECK_THROWS_WITH(calibration_profile_json(m), ContainsSubstring("alloc_field"));
   m.alloc_field = "engine";
+  m.model_timings.front().vocab = 0;  // a model timing without its shape cannot key an entry
+  CHECK_THROWS_WITH(calibration_profile_json(m), ContainsSubstring("model_timings[0]") && ContainsSubstring("vocab"));
+  m.model_timings.front().vocab = 50272;
   m.h2d_pinned.clear();
   CHECK_THROWS_WITH(calibration_profile_json(m), ContainsSubstring("h2d_pinned_bytes_per_second"));
 }

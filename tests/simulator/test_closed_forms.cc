@@ -1,8 +1,15 @@
 // Closed forms the simulator must reproduce: compute-free = bytes / bandwidth, copy-free = sum of compute, full
-// overlap (FlexGen's per-layer max with the concurrent rate while both directions are busy), --slots alloc adds the
-// malloc latency. Tolerance: 1 ns per op (each op's duration is rounded to the nanosecond).
+// overlap (FlexGen's per-layer max with the concurrent rate while both directions are busy), --slots alloc as the CUDA
+// executor runs it (allocations in the compute stream, each block's compute after the previous copy back; the peak in
+// program order), measured embed/head/resident-loop timings. Tolerance: 1 ns per op (each op's duration is rounded
+// to the nanosecond).
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_floating_point.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <random>
 
 #include "core/plan.h"
 #include "simulator/simulator.h"
@@ -73,12 +80,11 @@ TEST_CASE("copy-free: step = the sum of compute", "[closed-form]") {
   prof.host_sync_seconds = 30e-6;
   for (const char* dtype : {"fp16", "fp32"}) {
     const Plan plan = build_plan(shape, policy("none", 1, 1, 6, dtype), 2, 384);
-    // Every compute op in a row; the host's wait for the losses overlaps the last pass (zo=/head).
-    double expect = 0;
+    // Every compute op in a row, then the host's wait for the losses: the CUDA executor reads them on the compute
+    // stream, after its last op (zo=/head).
+    double expect = prof.host_sync_seconds;
     for (const auto& op : plan.ops)
-      if (op.queue == Queue::compute && op.name != "zo=/head") expect += roofline(op, prof, plan.policy.dtype);
-    expect += std::max(roofline(plan.ops[size_t(plan.find("zo=/head"))], prof, plan.policy.dtype),
-                       prof.host_sync_seconds);
+      if (op.queue == Queue::compute) expect += roofline(op, prof, plan.policy.dtype);
     const SimResult r = simulate(plan, prof);
     CHECK_THAT(r.seconds(), WithinAbs(expect, tolerance(plan)));
     CHECK(r.h2d_bytes + r.d2h_bytes == 0);
@@ -113,31 +119,111 @@ TEST_CASE("full overlap, compute-bound: FlexGen's per-layer max is the compute",
   CHECK_THAT(r.seconds(), WithinAbs(b / 50e9 + layers + std::max(b / 50e9, head), tolerance(plan)));
 }
 
-TEST_CASE("slots alloc adds the cudaMalloc+cudaFree latency per upload", "[closed-form]") {
+TEST_CASE("slots alloc: each allocation sits in the compute stream, each free waits for its copy back", "[closed-form]") {
   const ModelShape shape = small_shape(5);
+  // Overlap off: everything is in one stream, so each upload adds its allocation's cost.
   const HardwareProfile prof = compute_free(flat_profile());
   const Plan reuse = build_plan(shape, policy("all", 1, 1, 5, "fp16", "", "", "reuse", "off"), 1, 128);
   const Plan alloc = build_plan(shape, policy("all", 1, 1, 5, "fp16", "", "", "alloc", "off"), 1, 128);
   const double extra = simulate(alloc, prof).seconds() - simulate(reuse, prof).seconds();
   CHECK_THAT(extra, WithinAbs(5 * prof.malloc_free_seconds.at(double(alloc.slot_bytes)), tolerance(alloc)));
-  // With overlap on, the allocation of a prefetched block hides behind the block being computed.
-  HardwareProfile slow = flat_profile();
-  for (auto& [dt, g] : slow.gemm_flops_per_second) g = 1e12;
-  const Plan reuse_on = build_plan(shape, policy("all", 1, 1, 5), 1, 512);
-  const Plan alloc_on = build_plan(shape, policy("all", 1, 1, 5, "fp16", "", "", "alloc"), 1, 512);
-  const double extra_on = simulate(alloc_on, slow).seconds() - simulate(reuse_on, slow).seconds();
-  CHECK(extra_on < 2 * slow.malloc_free_seconds.at(double(alloc_on.slot_bytes)) + tolerance(alloc_on));
+
+  // Overlap on: the CUDA executor runs alloc and free on the host and records them on the compute stream, so free/Lj
+  // (after d2h/Lj) holds the next block's compute until the copy back is done. With copies U >= the allocation a,
+  // full-duplex links (factor 1), compute C per block, resident group R before and head H after:
+  //   step = R + a + n (U + C) + U + H.
+  HardwareProfile duplex = flat_profile(10e9, 1.0);
+  duplex.malloc_free_seconds.points = {{1e6, 20e-6}};
+  const int n = 5;
+  const Plan on = build_plan(shape, policy("all", 1, 1, n, "fp16", "", "", "alloc"), 1, 512);
+  const double U = double(on.wire_block_bytes) / 10e9, a = 20e-6;
+  REQUIRE(U >= a);
+  double R = 0, C = 0, H = 0;
+  for (const auto& op : on.ops) {
+    if (op.queue != Queue::compute) continue;
+    const double t = roofline(op, duplex, DType::f16);
+    if (op.layer < 0) (op.name.find("head") == std::string::npos ? R : H) += t;
+    else if (op.layer == 0) C += t;
+  }
+  const SimResult r = simulate(on, duplex);
+  CHECK_THAT(r.seconds(), WithinAbs(R + a + n * (U + C) + U + H, tolerance(on)));
+  // Each block's compute starts after the previous block's copy back ends.
+  for (int j = 1; j < n; ++j)
+    CHECK(r.timeline[size_t(on.find(fmt::format("zo+/L{:02d}", j)))].start >=
+          r.timeline[size_t(on.find(fmt::format("d2h/L{:02d}", j - 1)))].end);
+  // Slots reuse overlaps the copy back with the next block's compute instead.
+  const Plan on_reuse = build_plan(shape, policy("all", 1, 1, n), 1, 512);
+  CHECK(simulate(on_reuse, duplex).seconds() < r.seconds() - (n - 1) * std::min(U, C) + tolerance(on));
 }
 
-TEST_CASE("slots alloc tracks live allocations in the peak", "[closed-form]") {
+TEST_CASE("slots alloc: the peak counts the buffers live at once in the host's program order", "[closed-form]") {
+  // Block j's forward is enqueued with blocks j..j+D allocated; block j+D+1 is allocated before block j is freed, so
+  // D+2 are live at that moment and none when the head runs (n > D+1 blocks, written back every step).
   const ModelShape shape = small_shape(6);
   const HardwareProfile prof = flat_profile();
-  const Plan alloc = build_plan(shape, policy("all", 2, 1, 6, "fp16", "", "", "alloc"), 1, 256);
-  const SimResult r = simulate(alloc, prof);
-  const int64_t fixed = alloc.memory.gpu_total() - alloc.memory.gpu_term("slots");
-  CHECK(r.peak_gpu_bytes > fixed);
-  CHECK((r.peak_gpu_bytes - fixed) % alloc.slot_bytes == 0);
-  CHECK(r.peak_gpu_bytes - fixed <= 6 * alloc.slot_bytes);
-  const Plan reuse = build_plan(shape, policy("all", 2, 1, 6), 1, 256);
-  CHECK(simulate(reuse, prof).peak_gpu_bytes == reuse.memory.gpu_total());
+  for (int64_t d : {0, 1, 2, 3}) {
+    const Plan plan = build_plan(shape, policy("all", d, 1, 6, "fp16", "", "", "alloc"), 1, 256);
+    const int64_t slot = plan.slot_bytes;
+    CHECK(plan.memory.alloc.any == (d + 2) * slot);
+    CHECK(plan.memory.alloc.forward == (d + 1) * slot);
+    CHECK(plan.memory.alloc.head == 0);
+    const int64_t always = plan.memory.gpu_live_sum(Live::always);
+    const int64_t expect = always + std::max({(d + 2) * slot, (d + 1) * slot + plan.memory.gpu_term("layer_workspace"),
+                                              plan.memory.gpu_term("logits")});
+    CHECK(simulate(plan, prof).peak_gpu_bytes == expect);
+    // With --slots reuse every slot is held all step; the transients still never add up.
+    const Plan reuse = build_plan(shape, policy("all", d, 1, 6), 1, 256);
+    CHECK(simulate(reuse, prof).peak_gpu_bytes ==
+          reuse.memory.gpu_live_sum(Live::always) +
+              std::max(reuse.memory.gpu_term("layer_workspace"), reuse.memory.gpu_term("logits")));
+    CHECK(reuse.memory.gpu_term("slots") == std::min<int64_t>(d + 2, 6) * slot);
+  }
+}
+
+TEST_CASE("measured embed, head and block timings: a resident step is their sum", "[closed-form]") {
+  // Fresh random timings each run, so a swapped field cannot pass by coincidence. Tolerance: 1 ns per op.
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> u(0.5, 1.5);
+  const ModelShape shape = small_shape(4);
+  HardwareProfile prof = flat_profile();
+  prof.host_sync_seconds = 25e-6 * u(rng);
+  const BlockTiming bt{shape.hidden, shape.ffn, shape.heads, DType::f16, 1, 256, 300e-6 * u(rng), 90e-6 * u(rng),
+                       40e-6 * u(rng)};
+  prof.block_timings.push_back(bt);
+  const ModelTiming mt{shape.hidden, shape.vocab_size, shape.word_embed_proj_dim, DType::f16, 1, 256,
+                       20e-6 * u(rng), 500e-6 * u(rng)};
+  prof.model_timings.push_back(mt);
+  const Plan plan = build_plan(shape, policy("none", 1, 1, 4), 1, 256);
+  // A ZO pass streams its slab: over the resident group it takes the block pass's time per element.
+  const double per_elt_update = bt.zo_update_seconds / double(shape.block_params());
+  const double per_elt_perturb = bt.zo_perturb_seconds / double(shape.block_params());
+  const double res = double(shape.resident_params());
+  const double resident_side = res * per_elt_update + 2 * res * per_elt_perturb + 2 * mt.embed_seconds;
+  const double head_side = 3 * res * per_elt_perturb + 2 * mt.head_loss_seconds;
+  const double blocks = 4 * bt.isolated_block_seconds();
+  const SimResult r = simulate(plan, prof);
+  CHECK_THAT(r.seconds(), WithinAbs(resident_side + blocks + head_side + prof.host_sync_seconds, tolerance(plan)));
+  CHECK_THAT(double(r.timeline[size_t(plan.find("head/fwd-"))].end - r.timeline[size_t(plan.find("head/fwd-"))].start),
+             WithinAbs(mt.head_loss_seconds * 1e9, 1.0));
+  // A model timing for another shape, batch or seq is not used: the roofline times those ops.
+  HardwareProfile other = prof;
+  other.model_timings[0].seq = 512;
+  const SimResult ro = simulate(plan, other);
+  CHECK(ro.timeline[size_t(plan.find("embed/fwd+"))].end - ro.timeline[size_t(plan.find("embed/fwd+"))].start !=
+        r.timeline[size_t(plan.find("embed/fwd+"))].end - r.timeline[size_t(plan.find("embed/fwd+"))].start);
+
+  // With the resident loop measured, each resident block costs resident_block_seconds; offloaded blocks keep the
+  // single-shot timings.
+  HardwareProfile loop = prof;
+  loop.block_timings[0].resident_block_seconds = bt.isolated_block_seconds() * (1.0 + 0.2 * u(rng));
+  const SimResult rl = simulate(plan, loop);
+  CHECK_THAT(rl.seconds(), WithinAbs(resident_side + 4 * loop.block_timings[0].resident_block_seconds + head_side +
+                                         prof.host_sync_seconds,
+                                     tolerance(plan)));
+  const Plan half = build_plan(shape, policy("2-3", 1, 1, 4, "fp16", "", "", "reuse", "off"), 1, 256);
+  const SimResult h0 = simulate(half, prof), h1 = simulate(half, loop);
+  const double extra = 2 * (loop.block_timings[0].resident_block_seconds - bt.isolated_block_seconds());
+  CHECK_THAT(h1.seconds() - h0.seconds(), WithinAbs(extra, tolerance(half)));
+  CHECK(h1.timeline[size_t(half.find("fwd+/L02"))].end - h1.timeline[size_t(half.find("fwd+/L02"))].start ==
+        h0.timeline[size_t(half.find("fwd+/L02"))].end - h0.timeline[size_t(half.find("fwd+/L02"))].start);
 }

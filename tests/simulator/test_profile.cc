@@ -73,6 +73,32 @@ TEST_CASE("bad profile files: errors name the file, the field and the expected v
                                {"zo_perturb_seconds", 1}, {"source", "x"}}};
       },
       "forward_seconds", "seconds > 0");
+  const nlohmann::json block = {{"hidden", 2048}, {"ffn", 8192}, {"heads", 32}, {"batch", 1}, {"seq", 2048},
+                                 {"dtype", "fp16"}, {"forward_seconds", 1e-3}, {"zo_update_seconds", 1e-4},
+                                 {"zo_perturb_seconds", 1e-4}, {"source", "x"}};
+  fails([&](auto& j) { j["block_timings"] = {block}; j["block_timings"][0]["resident_block_seconds"] = 0; },
+        "block_timings[0]: field 'resident_block_seconds'", "seconds > 0");
+  const nlohmann::json model = {{"hidden", 2048}, {"vocab_size", 50272}, {"word_embed_proj_dim", 2048},
+                                {"batch", 1}, {"seq", 2048}, {"dtype", "fp16"}, {"embed_seconds", 4e-5},
+                                {"head_loss_seconds", 1e-3}, {"source", "x"}};
+  fails([&](auto& j) { j["model_timings"] = model; }, "model_timings", "an array");
+  fails([&](auto& j) { j["model_timings"] = {model}; j["model_timings"][0].erase("vocab_size"); },
+        "model_timings[0]: field 'vocab_size'", "an integer > 0");
+  fails([&](auto& j) { j["model_timings"] = {model}; j["model_timings"][0]["head_loss_seconds"] = "1ms"; },
+        "model_timings[0]: field 'head_loss_seconds'", "seconds > 0");
+  fails([&](auto& j) { j["model_timings"] = {model}; j["model_timings"][0]["dtype"] = "fp12"; },
+        "model_timings[0].dtype", "fp12");
+  {
+    nlohmann::json j = good;
+    j["block_timings"] = {block};
+    j["block_timings"][0]["resident_block_seconds"] = 3e-3;
+    j["model_timings"] = {model};
+    const HardwareProfile p = parse_profile(j, "good.json");
+    CHECK(p.block_timings.at(0).resident_block_seconds == 3e-3);
+    CHECK(p.find_model_timing(2048, 50272, 2048, DType::f16, 1, 2048)->head_loss_seconds == 1e-3);
+    CHECK(p.find_model_timing(2048, 50272, 512, DType::f16, 1, 2048) == nullptr);
+    CHECK(profile_to_json(parse_profile(profile_to_json(p), "again")) == profile_to_json(p));
+  }
   CHECK_THROWS_WITH(load_profile("no-such-card"),
                     ContainsSubstring("--profile") && ContainsSubstring("h100-targets"));
   CHECK_THROWS_WITH(load_profile("/nonexistent/p.json"), ContainsSubstring("does not exist"));
