@@ -83,8 +83,8 @@ def main():
                   "peak allocated GB": f"{r.peak_allocated_bytes / 1e9:.2f}"})
     parts += ["## Whole model resident (fp16, batch 1, seq 2048)", "", md(pd.DataFrame(t)), ""]
 
-    # Offloaded.
-    off = latest(cuda, dtype="fp16")
+    # Offloaded (every compute format: the wire ablation changes it with the wire).
+    off = latest(cuda)
     off = off[(off.offload != "none") & (off.offload != "") & (off.model.str.startswith("opt-"))]
     t = []
     for _, r in off.iterrows():
@@ -93,7 +93,8 @@ def main():
         up = r.link_bytes_per_step / (1 + 1 / k) if all_off else float("nan")
         bound = max(up / one_way, r.link_bytes_per_step / concurrent) if all_off else float("nan")
         peer = PEER.get(r.card, {}).get(r.model.split(":")[0]) if all_off and ":" not in r.model else None
-        t.append({"card": r.card, "model": r.model, "commit": r.commit, "offload": r.offload,
+        t.append({"card": r.card, "model": r.model, "commit": r.commit, "dtype": r.dtype, "wire": r.wire,
+                  "master": r.master, "offload": r.offload,
                   "prefetch": r.prefetch, "slots": r.slots, "overlap": r.overlap, "writeback": k,
                   "tok/s": f"{r.tokens_per_second:.0f}", "step s": f"{r.step_seconds:.4f}",
                   "link GB/s": f"{r.link_GBps:.1f}",
@@ -105,17 +106,18 @@ def main():
                   "peer NVML GB": f"{peer[2] / 1e3:.2f}" if peer else "",
                   "predicted GB": f"{r.predicted_gpu_bytes / 1e9:.2f}",
                   "prediction err": f"{r.predicted_gpu_bytes / r.peak_allocated_bytes - 1:+.1%}"})
-    parts += ["## Blocks offloaded (fp16, batch 1, seq 2048)", "",
+    parts += ["## Blocks offloaded (batch 1, seq 2048)", "",
               f"Link bound: max(bytes up / one-way rate, all bytes / concurrent rate) with the rates of "
               f"`{os.path.basename(a.profile)}` ({one_way / 1e9:.1f} GB/s one way, {concurrent / 1e9:.1f} GB/s "
               "both directions at once). Device used = cudaMemGetInfo (CUDA context included), comparable to the "
               "peer's NVML used. Runs before commit 5c64509 read the allocator peak after the final flush (one more "
-              "block buffer).", "", md(pd.DataFrame(t)), ""]
+              "block buffer). A wire below the master: the host updates its master every step (CPU-bound; before 5ee6246 on "
+              "one thread).", "", md(pd.DataFrame(t)), ""]
 
     # Kernels.
     k = rows[rows.metric.str.startswith("zo_pass_")].copy()
     if len(k):
-        k = k.drop_duplicates(subset=["card", "dtype", "metric"], keep="last")
+        k = k.drop_duplicates(subset=["card", "commit", "dtype", "metric"], keep="last")
         piv = k.pivot_table(index=["card", "commit", "dtype"], columns="metric", values="value", aggfunc="last")
         piv = piv.reset_index()
         keep = ["card", "commit", "dtype"] + [c for c in piv.columns if c.endswith("copy_fraction") or c.endswith("pass_GBps")]
