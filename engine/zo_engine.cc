@@ -121,7 +121,11 @@ void ZoEngine::flush() {
       run_op(host_update, st);
       continue;
     }
-    if (!buffer.defined()) buffer = allocate_aligned(model_.blocks[size_t(l)].layout.elements, model_.dtype, model_.device);
+    // A step's slots are idle now (the executor synchronized): the first one carries the flush, so it allocates
+    // nothing beyond the step's predicted peak. With --slots alloc there are none: one buffer for the whole flush.
+    if (!buffer.defined())
+      buffer = !slots_.empty() ? slots_[0]
+                               : allocate_aligned(model_.blocks[size_t(l)].layout.elements, model_.dtype, model_.device);
     Op upload;
     upload.kind = OpKind::upload;
     upload.layer = l;
