@@ -57,8 +57,7 @@ ZO2_HD uint16_t bf16_round_stochastic(float x, uint32_t random_bits) {
 
 ZO2_HD float bf16_to_float(uint16_t h) { return bits_float(uint32_t(h) << 16); }
 
-// fp16 from fp32 by truncation toward zero (the lower neighbour in magnitude), and the fraction of an fp16 ulp that
-// truncation dropped, in [0, 1). Covers normals, subnormals and overflow to Inf.
+// fp16 bits to fp32, exactly (normals, subnormals, Inf, NaN).
 ZO2_HD float fp16_bits_to_float(uint16_t h) {
   const uint32_t sign = uint32_t(h & 0x8000u) << 16;
   const uint32_t exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu;
@@ -70,53 +69,34 @@ ZO2_HD float fp16_bits_to_float(uint16_t h) {
   return bits_float(sign | ((exp + 112u) << 23) | (man << 13));
 }
 
-// Slow but general fp16 stochastic rounding (subnormals, values near the top of the range): scale to units of the
-// ulp, truncate, round up with probability equal to the dropped fraction (random from the top 24 bits).
-#if defined(__CUDA_ARCH__)
-__device__ __noinline__  // cold path: keep it out of the kernels' hot loop
-#else
-inline
-#endif
-uint16_t fp16_round_stochastic_general(float x, uint32_t random_bits) {
-  const uint32_t u = float_bits(x);
-  const uint16_t sign = uint16_t((u >> 16) & 0x8000u);
-  const float a = bits_float(u & 0x7FFFFFFFu);
-  if (!(a == a)) return uint16_t(sign | 0x7E00u);  // NaN
-  if (a >= 65520.0f) return uint16_t(sign | 0x7C00u);
-  int e = int((u >> 23) & 0xFFu) - 127;
-  if (e < -14) e = -14;
-  const float ulp = bits_float(uint32_t(e - 10 + 127) << 23);
-  const float q = a / ulp;                    // exact: power-of-two scaling
-  float lower = float(uint32_t(q));           // truncated multiple of ulp (q < 2^11 so exact)
-  const float frac = q - lower;               // exact
-  const float r = float(random_bits >> 8) * (1.0f / 16777216.0f);  // uniform in [0, 1)
-  if (r < frac) lower += 1.0f;
-  const float v = lower * ulp;                // representable in fp16 (may step to the next binade: still exact)
-  uint16_t bits;
-  if (v < 6.103515625e-05f) {
-    bits = uint16_t(v * 16777216.0f);          // subnormal: v / 2^-24
-  } else if (v >= 65520.0f) {
-    bits = 0x7C00u;
-  } else {
-    const uint32_t vb = float_bits(v);
-    bits = uint16_t(((((vb >> 23) & 0xFFu) - 112u) << 10) | ((vb >> 13) & 0x3FFu));
-  }
-  return uint16_t(sign | bits);
+// fp32 to fp16 bits by truncation toward zero (IEEE roundTowardZero, as the GPU's cvt.rz): the largest fp16 not above
+// |f| in magnitude, 65504 for anything finite beyond it; Inf stays Inf, NaN becomes a quiet NaN.
+ZO2_HD uint16_t fp16_bits_rz(float f) {
+  const uint32_t u = float_bits(f), sign = (u >> 16) & 0x8000u, a = u & 0x7FFFFFFFu;
+  if (a > 0x7F800000u) return uint16_t(sign | 0x7E00u);
+  if (a == 0x7F800000u) return uint16_t(sign | 0x7C00u);
+  if (a >= 0x477FE000u) return uint16_t(sign | 0x7BFFu);                 // 65504 and up
+  if (a >= 0x38800000u) return uint16_t(sign | (((a >> 23) - 112u) << 10) | ((a >> 13) & 0x3FFu));  // normal
+  return uint16_t(sign | uint32_t(bits_float(a) * 16777216.0f));        // subnormal or zero: |f| / 2^-24, truncated
 }
 
-// fp16 stochastic rounding. For fp16 normals (2^-14 <= |x| < 65504) fp32 keeps 13 more mantissa bits than fp16:
-// adding 13 random bits there and truncating rounds up with probability (dropped bits) / 2^13, exactly unbiased,
-// in a handful of integer operations (a carry into the exponent is the correct next binade). Everything else takes
-// the general path. The same bit operations on CPU and GPU, so both round alike.
+// fp16 stochastic rounding, in two steps so the GPU does the second in one instruction: add noise to the magnitude
+// (fp16_stochastic_noised), then truncate toward zero (fp16_bits_rz; the GPU's round-toward-zero conversion). The
+// noise is 13 random bits r in units of 2^-13 of x's fp16 ulp, so x rounds up with probability (dropped part) / ulp:
+//   fp16 normals (2^-14 <= |x| < 65504): r added to the fp32 bits just below fp16's mantissa (a carry into the
+//     exponent is the correct next binade), exactly unbiased;
+//   fp16 subnormals (|x| < 2^-14, ulp 2^-24): r * 2^-37 added in fp32, unbiased to within 2^-13 of an ulp;
+//   65504 and up, Inf, NaN: no noise (65504 and up truncate to 65504).
+// No branches on the GPU (selects), the same bit operations on the CPU, so both round alike.
+ZO2_HD float fp16_stochastic_noised(float x, uint32_t random_bits) {
+  const uint32_t u = float_bits(x), a = u & 0x7FFFFFFFu, r = random_bits & 0x1FFFu;
+  const uint32_t below = float_bits(bits_float(a) + float(r) * 7.275957614183426e-12f);  // r * 2^-37
+  const uint32_t noised = a >= 0x477FE000u ? a : (a >= 0x38800000u ? a + r : below);
+  return bits_float(noised | (u & 0x80000000u));
+}
+
 ZO2_HD uint16_t fp16_round_stochastic(float x, uint32_t random_bits) {
-  const uint32_t u = float_bits(x);
-  const uint32_t a = u & 0x7FFFFFFFu;
-  if (a >= 0x38800000u && a < 0x477FE000u) {  // [2^-14, 65504)
-    const uint32_t t = a + (random_bits & 0x1FFFu);
-    if (t >= 0x47800000u) return fp16_round_stochastic_general(x, random_bits);  // cannot happen below 65504
-    return uint16_t(((u >> 16) & 0x8000u) | ((((t >> 23) & 0xFFu) - 112u) << 10) | ((t >> 13) & 0x3FFu));
-  }
-  return fp16_round_stochastic_general(x, random_bits);
+  return fp16_bits_rz(fp16_stochastic_noised(x, random_bits));
 }
 
 }  // namespace zo2

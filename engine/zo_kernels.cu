@@ -36,13 +36,10 @@ __device__ __forceinline__ float to_f(float x) { return x; }
 __device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
 __device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
 
-// fp16_round_stochastic (core/zo_math.h) as a float, bit for bit: in the fp16 normal range its integer truncation of
-// x + 13 random bits is exactly the hardware's round-toward-zero conversion of that sum, one instruction instead of a
-// dozen; everything else takes the shared general path.
+// fp16_round_stochastic (core/zo_math.h) as a float, bit for bit: its truncation toward zero is the hardware's
+// round-toward-zero conversion, one instruction.
 __device__ __forceinline__ float fp16_stochastic_value(float x, uint32_t random_bits) {
-  const uint32_t u = __float_as_uint(x), a = u & 0x7FFFFFFFu;
-  if (a >= 0x38800000u && a < 0x477FE000u) return __half2float(__float2half_rz(__uint_as_float(u + (random_bits & 0x1FFFu))));
-  return __half2float(__ushort_as_half(fp16_round_stochastic_general(x, random_bits)));
+  return __half2float(__float2half_rz(fp16_stochastic_noised(x, random_bits)));
 }
 
 template <typename T>
