@@ -93,7 +93,7 @@ def main():
         up = r.link_bytes_per_step / (1 + 1 / k) if all_off else float("nan")
         bound = max(up / one_way, r.link_bytes_per_step / concurrent) if all_off else float("nan")
         peer = PEER.get(r.card, {}).get(r.model.split(":")[0]) if all_off and ":" not in r.model else None
-        t.append({"card": r.card, "model": r.model, "commit": r.commit, "dtype": r.dtype, "wire": r.wire,
+        t.append({"card": r.card, "model": r.model, "commit": r.commit, "dtype": r["dtype"], "wire": r.wire,
                   "master": r.master, "offload": r.offload,
                   "prefetch": r.prefetch, "slots": r.slots, "overlap": r.overlap, "writeback": k,
                   "tok/s": f"{r.tokens_per_second:.0f}", "step s": f"{r.step_seconds:.4f}",
