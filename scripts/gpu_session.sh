@@ -48,11 +48,17 @@ for stage in $stages; do
       ./build-gpu/benchmarks/bench_engine_zo_pass --benchmark_filter=Cuda --benchmark_out="$OUT/bench_zo_pass.json" \
         --benchmark_out_format=json > "$OUT/bench_zo_pass.log" 2>&1; rc=$?
       grep -E "BM_|copy_fraction" "$OUT/bench_zo_pass.log" | tee -a "$summary";;
-    speed)  # the whole model resident
+    speed)  # the whole model resident; SM clock, power and throttle reasons logged beside it (resident steps run
+      # slower than their isolated op timings: clocks under sustained load are one suspect)
       rc=0
+      nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active \
+        --format=csv -lms 200 > "$OUT/clocks.log" 2>&1 &
+      smi=$!
       for model in opt-1.3b opt-6.7b opt-13b; do
         STEPS=10 train "$model" resident --offload none; rc=$((rc + $?))
-      done;;
+      done
+      kill $smi 2>/dev/null
+      note "SM clock MHz during speed: $(awk -F', ' 'NR>1 {print $2}' "$OUT/clocks.log" | sort -n | uniq -c | sort -rn | head -3 | tr '\n' ' ')";;
     offload)  # every block offloaded: the peer-like policy and the best exact one, 1.3B to 30B
       rc=0
       for model in opt-1.3b opt-6.7b opt-13b opt-30b; do
