@@ -51,7 +51,15 @@ std::string table_output(const SimulateArgs& a, const ModelShape& shape, const s
                    int64_t(v("peak_gpu_bytes")), v("fits_gpu_memory") > 0 ? "" : " EXCEEDS THE CARD",
                    format_bytes(int64_t(v("peak_host_bytes"))), int64_t(v("peak_host_bytes")),
                    v("fits_host_memory") > 0 ? "" : " EXCEEDS HOST MEMORY");
-  for (const auto& t : plan.memory.gpu) s += fmt::format("  gpu  {:<16} {:>12}\n", t.name, format_bytes(t.bytes));
+  // Terms live only at some moments say which (core/plan_memory.h): the peak is the always-live ones plus the
+  // largest moment, not the sum of the lines.
+  for (const auto& t : plan.memory.gpu)
+    s += fmt::format("  gpu  {:<16} {:>12}{}\n", t.name, format_bytes(t.bytes),
+                     t.live == Live::always       ? ""
+                     : t.live == Live::forward    ? "  (while a forward is enqueued)"
+                     : t.live == Live::head       ? "  (while a head op is enqueued)"
+                     : t.live == Live::decode     ? "  (while an upload decodes)"
+                                                  : "  (per-upload buffers, the most live at once)");
   for (const auto& t : plan.memory.host) s += fmt::format("  host {:<16} {:>12}\n", t.name, format_bytes(t.bytes));
   return s;
 }
