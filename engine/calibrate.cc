@@ -227,22 +227,6 @@ double measure_host_sync(int warmup, int repeats) {
   return t;
 }
 
-double measure_host_update_rate(int64_t elements, int warmup, int repeats) {
-  const SlabLayout layout = make_slab_layout({{"w", {elements}, true}}, 0, DType::f32);
-  ParamSlab slab = ParamSlab::allocate(layout, at::kCPU);
-  slab.flat.normal_(0.0, 0.02);
-  ZoPassCoeffs k;
-  k.has_update = true;
-  k.update_seed = 0x5eed;
-  k.lr = 1e-7f;
-  k.projected_grad = 1.0f;
-  k.weight_decay = 0.0f;
-  k.perturb_seed = 0x5eee;
-  k.perturb_scale = 0.0f;  // update only: the host applies the pending update to its master
-  const double t = host_seconds(warmup, repeats, [&] { zo_pass(slab, k); });
-  return double(elements) / t;
-}
-
 // The coefficients of timed ZO passes: a typical MeZO step (lr 1e-7, g 1), fixed seeds; the caller sets the scales.
 static ZoPassCoeffs timing_coeffs() {
   ZoPassCoeffs k;
@@ -252,6 +236,17 @@ static ZoPassCoeffs timing_coeffs() {
   k.update_seed = 11;
   k.perturb_seed = 12;
   return k;
+}
+
+double measure_host_update_rate(int64_t elements, int warmup, int repeats) {
+  const SlabLayout layout = make_slab_layout({{"w", {elements}, true}}, 0, DType::f32);
+  ParamSlab slab = ParamSlab::allocate(layout, at::kCPU);
+  slab.flat.normal_(0.0, 0.02);
+  ZoPassCoeffs k = timing_coeffs();
+  k.has_update = true;
+  k.perturb_scale = 0.0f;  // update only: the host applies the pending update to its master
+  const double t = host_seconds(warmup, repeats, [&] { zo_pass(slab, k); });
+  return double(elements) / t;
 }
 
 BlockTimes measure_block(const ModelShape& shape, DType dtype, int64_t batch, int64_t seq, bool zo, int warmup,

@@ -5,13 +5,11 @@
 
 namespace zo2::sim {
 
-CostModel::CostModel(const HardwareProfile& profile, const Plan& plan) : p_(profile) {
+CostModel::CostModel(const HardwareProfile& profile, const Plan& plan) : p_(profile), plan_(plan) {
   const DType dt = plan.policy.dtype;
   timing_ = profile.find_block_timing(plan.shape.hidden, plan.shape.ffn, plan.shape.heads, dt, plan.batch, plan.seq);
   model_timing_ = profile.find_model_timing(plan.shape.hidden, plan.shape.vocab_size, plan.shape.word_embed_proj_dim,
                                             dt, plan.batch, plan.seq);
-  block_params_ = plan.shape.block_params();
-  offload_ = plan.policy.offload;
   if (timing_ && timing_->resident_block_seconds > 0 && timing_->isolated_block_seconds() > 0)
     resident_factor_ = timing_->resident_block_seconds / timing_->isolated_block_seconds();
   auto gemm = profile.gemm_flops_per_second.find(dt);
@@ -32,15 +30,17 @@ double CostModel::roofline(const Op& op) const {
 // A fused ZO pass streams its slab once, whatever the slab holds: the measured block pass gives the time per element
 // on this card, and the resident group's passes (layer -1) take that time per element over their own elements.
 double CostModel::zo_pass(const Op& op, double block_seconds) const {
-  if (op.layer >= 0 || block_params_ <= 0) return block_seconds;
-  return block_seconds * double(op.elements) / double(block_params_);
+  const int64_t block_params = plan_.shape.block_params();
+  if (op.layer >= 0 || block_params <= 0) return block_seconds;
+  return block_seconds * double(op.elements) / double(block_params);
 }
 
 double CostModel::seconds(const Op& op) const {
   const double t = unscaled_seconds(op);
   // A resident block's ops run as the resident loop was measured (back to back over the model's slabs), not as the
   // single-shot block timings were.
-  const bool resident_block = op.layer >= 0 && size_t(op.layer) < offload_.size() && !offload_[size_t(op.layer)];
+  const auto& offload = plan_.policy.offload;
+  const bool resident_block = op.layer >= 0 && size_t(op.layer) < offload.size() && !offload[size_t(op.layer)];
   return resident_block && timing_ && op.queue == Queue::compute ? t * resident_factor_ : t;
 }
 

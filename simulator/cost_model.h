@@ -19,8 +19,6 @@
 //   host_update        elements / host update rate.
 //   loss               host sync latency (after the compute stream's last op, as the CUDA executor reads it).
 #pragma once
-#include <vector>
-
 #include "core/plan.h"
 #include "simulator/profile.h"
 
@@ -42,8 +40,7 @@ class CostModel {
   const HardwareProfile& p_;
   const BlockTiming* timing_ = nullptr;
   const ModelTiming* model_timing_ = nullptr;
-  int64_t block_params_ = 0;
-  std::vector<bool> offload_;
+  const Plan& plan_;  // outlives the model: the simulator's run holds both
   double resident_factor_ = 1;
   double flops_rate_ = 0, concurrent_factor_ = 1;
 };

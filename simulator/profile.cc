@@ -195,49 +195,49 @@ HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where)
   p.launch_overhead_seconds = r.number("launch_overhead_seconds", src, true);
   p.host_sync_seconds = r.number("host_sync_seconds", src, true);
   p.host_update_elements_per_second = r.number("host_update_elements_per_second", src);
-  if (const json* bt = r.find("block_timings")) {
-    if (!bt->is_array()) r.fail("block_timings", "an array of measured block timings", bt);
-    for (size_t i = 0; i < bt->size(); ++i) {
-      const json& e = (*bt)[i];
-      const std::string f = fmt::format("block_timings[{}]", i);
+  // Optional arrays of measured records: each element an object, its fields read with the element's path in errors.
+  auto for_each_record = [&](const char* field, const char* what, auto&& read) {
+    const json* a = r.find(field);
+    if (!a) return;
+    if (!a->is_array()) r.fail(field, what, a);
+    for (size_t i = 0; i < a->size(); ++i) {
+      const json& e = (*a)[i];
+      const std::string f = fmt::format("{}[{}]", field, i);
       if (!e.is_object()) r.fail(f, "an object", &e);
-      Reader er(e, fmt::format("{}: {}", where, f));
-      BlockTiming t;
-      t.hidden = er.positive_integer("hidden");
-      t.ffn = er.positive_integer("ffn");
-      t.heads = er.positive_integer("heads");
-      t.batch = er.positive_integer("batch");
-      t.seq = er.positive_integer("seq");
-      t.dtype = parse_dtype(er.string("dtype"), fmt::format("{}: {}.dtype", where, f));
-      t.forward_seconds = er.positive_seconds("forward_seconds");
-      t.zo_update_seconds = er.positive_seconds("zo_update_seconds");
-      t.zo_perturb_seconds = er.positive_seconds("zo_perturb_seconds");
-      if (e.contains("resident_block_seconds"))
-        t.resident_block_seconds = er.positive_seconds("resident_block_seconds");
-      er.string("source");
-      p.block_timings.push_back(t);
+      read(e, Reader(e, fmt::format("{}: {}", where, f)), fmt::format("{}: {}.dtype", where, f));
     }
-  }
-  if (const json* mt = r.find("model_timings")) {
-    if (!mt->is_array()) r.fail("model_timings", "an array of measured embedding and head timings", mt);
-    for (size_t i = 0; i < mt->size(); ++i) {
-      const json& e = (*mt)[i];
-      const std::string f = fmt::format("model_timings[{}]", i);
-      if (!e.is_object()) r.fail(f, "an object", &e);
-      Reader er(e, fmt::format("{}: {}", where, f));
-      ModelTiming t;
-      t.hidden = er.positive_integer("hidden");
-      t.vocab = er.positive_integer("vocab_size");
-      t.proj = er.positive_integer("word_embed_proj_dim");
-      t.batch = er.positive_integer("batch");
-      t.seq = er.positive_integer("seq");
-      t.dtype = parse_dtype(er.string("dtype"), fmt::format("{}: {}.dtype", where, f));
-      t.embed_seconds = er.positive_seconds("embed_seconds");
-      t.head_loss_seconds = er.positive_seconds("head_loss_seconds");
-      er.string("source");
-      p.model_timings.push_back(t);
-    }
-  }
+  };
+  for_each_record("block_timings", "an array of measured block timings",
+                  [&](const json& e, const Reader& er, const std::string& dtype_where) {
+                    BlockTiming t;
+                    t.hidden = er.positive_integer("hidden");
+                    t.ffn = er.positive_integer("ffn");
+                    t.heads = er.positive_integer("heads");
+                    t.batch = er.positive_integer("batch");
+                    t.seq = er.positive_integer("seq");
+                    t.dtype = parse_dtype(er.string("dtype"), dtype_where);
+                    t.forward_seconds = er.positive_seconds("forward_seconds");
+                    t.zo_update_seconds = er.positive_seconds("zo_update_seconds");
+                    t.zo_perturb_seconds = er.positive_seconds("zo_perturb_seconds");
+                    if (e.contains("resident_block_seconds"))
+                      t.resident_block_seconds = er.positive_seconds("resident_block_seconds");
+                    er.string("source");
+                    p.block_timings.push_back(t);
+                  });
+  for_each_record("model_timings", "an array of measured embedding and head timings",
+                  [&](const json&, const Reader& er, const std::string& dtype_where) {
+                    ModelTiming t;
+                    t.hidden = er.positive_integer("hidden");
+                    t.vocab = er.positive_integer("vocab_size");
+                    t.proj = er.positive_integer("word_embed_proj_dim");
+                    t.batch = er.positive_integer("batch");
+                    t.seq = er.positive_integer("seq");
+                    t.dtype = parse_dtype(er.string("dtype"), dtype_where);
+                    t.embed_seconds = er.positive_seconds("embed_seconds");
+                    t.head_loss_seconds = er.positive_seconds("head_loss_seconds");
+                    er.string("source");
+                    p.model_timings.push_back(t);
+                  });
   return p;
 }
 
