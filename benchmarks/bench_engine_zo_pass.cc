@@ -1,5 +1,8 @@
 // Fused ZO passes against the device-to-device copy that bounds them: each pass reads and writes the slab once (z is
 // computed, not loaded), so achieved GB/s counts 2 x slab bytes, and copy_fraction = pass GB/s / copy GB/s.
+#include <algorithm>
+#include <vector>
+
 #include <benchmark/benchmark.h>
 
 #include <ATen/ATen.h>
@@ -71,6 +74,11 @@ double time_ms(Fn&& fn, int reps) {
   return ms / reps;
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
 void BM_ZoPassCuda(benchmark::State& state) {
   if (!cuda_available()) {
     state.SkipWithError("no GPU");
@@ -91,10 +99,16 @@ void BM_ZoPassCuda(benchmark::State& state) {
   auto pass = [&](cudaStream_t s) { zo_pass_cuda(slab.flat.data_ptr(), dt, segments, k, s, groups_per_thread); };
   time_ms(copy, 3);  // warm-up: module load, clocks
   time_ms(pass, 3);
-  const double copy_ms = time_ms(copy, 20);
-  for (auto _ : state) state.SetIterationTime(time_ms(pass, 10) / 1e3);
-  const double pass_gbs = 2.0 * double(bytes) / 1e9 / (time_ms(pass, 20) / 1e3);
-  const double copy_gbs = 2.0 * double(bytes) / 1e9 / (copy_ms / 1e3);
+  // The copy and the pass alternate, so both see the same clocks and temperature; the fraction compares their
+  // medians (one sample of each drifted by up to 10 % between runs of the same kernel).
+  std::vector<double> copy_samples, pass_samples;
+  for (auto _ : state) {
+    copy_samples.push_back(time_ms(copy, 10));
+    pass_samples.push_back(time_ms(pass, 10));
+    state.SetIterationTime(pass_samples.back() / 1e3);
+  }
+  const double pass_gbs = 2.0 * double(bytes) / 1e9 / (median(pass_samples) / 1e3);
+  const double copy_gbs = 2.0 * double(bytes) / 1e9 / (median(copy_samples) / 1e3);
   state.SetBytesProcessed(int64_t(state.iterations()) * 2 * bytes);
   state.counters["pass_GBps"] = pass_gbs;
   state.counters["copy_GBps"] = copy_gbs;

@@ -125,10 +125,15 @@ MemoryPrediction predict_memory(const ModelShape& shape, const Policy& policy, i
                                model.layer_workspace_hidden_buffers, model.layer_workspace_ffn_buffers,
                                model.materialized_attention_scores ? " and [B,heads,T,T] scores" : ""),
                    Live::forward});
-  m.gpu.push_back({"logits", batch * std::max<int64_t>(seq - 1, 0) * shape.vocab_size * model.loss_bytes_per_logit,
-                   fmt::format("the loss while a head op is enqueued: fp32 logits [B,T-1,V] and their fp32 "
-                               "log-softmax ({} B per logit; the compute-format logits are freed first)",
-                               model.loss_bytes_per_logit),
+  // The head GEMM's input is a new tensor when a final norm or project_out makes it; with a projection, the norm's
+  // output is freed once project_out's exists, before the logits are allocated.
+  const int64_t head_input_width =
+      shape.has_projection() ? shape.word_embed_proj_dim : (shape.has_final_layer_norm() ? shape.hidden : 0);
+  const int64_t head_rows = batch * std::max<int64_t>(seq - 1, 0);
+  m.gpu.push_back({"logits", head_rows * (shape.vocab_size + head_input_width) * elt,
+                   fmt::format("the loss while a head op is enqueued: compute-format logits [B,T-1,V] and the head "
+                               "GEMM's input [B,T-1,{}] (the cross-entropy kernel reads the logits once, no fp32 copy)",
+                               head_input_width),
                    Live::head});
 
   if (policy.wire == DType::fp8_e4m3 && policy.wire != policy.dtype && offloaded > 0) {

@@ -32,9 +32,9 @@ struct MemoryModel {
   int64_t layer_workspace_ffn_buffers = 1;
   // Attention with a fused kernel keeps no [B,heads,T,T] scores; set true for an unfused attention.
   bool materialized_attention_scores = false;
-  // The loss (engine/opt_forward.cc opt_causal_lm_loss) holds fp32 logits [B,T-1,V] and their fp32 log-softmax at
-  // once: 8 bytes per element (the compute-format logits are freed when the fp32 copy is made).
-  int64_t loss_bytes_per_logit = 8;
+  // The loss on the GPU (engine/opt_forward.cc opt_causal_lm_loss) reads the compute-format logits [B,T-1,V] once
+  // (engine/cross_entropy.cu): no fp32 copy. Its peak is the logits plus the head GEMM's input [B,T-1,H'] (the final
+  // norm's or project_out's output; none when the head reads the hidden states directly).
 };
 
 // When a term's bytes are allocated, in the host's program order.

@@ -3,6 +3,9 @@
 
 #include <ATen/ATen.h>
 
+#include "engine/cross_entropy.h"
+#include "engine/cuda_glue.h"
+
 namespace zo2 {
 namespace {
 
@@ -72,9 +75,18 @@ at::Tensor opt_logits(const ModelShape& s, const ParamSlab& r, const at::Tensor&
 at::Tensor opt_causal_lm_loss(const ModelShape& s, const ParamSlab& r, const at::Tensor& hidden,
                               const at::Tensor& input_ids) {
   const int64_t T = hidden.size(1);
-  at::Tensor logits = opt_logits(s, r, hidden.narrow(1, 0, T - 1)).to(at::kFloat);
-  at::Tensor labels = input_ids.narrow(1, 1, T - 1);
-  return at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), labels.reshape({-1}));
+  at::Tensor logits = opt_logits(s, r, hidden.narrow(1, 0, T - 1));
+  at::Tensor labels = input_ids.narrow(1, 1, T - 1).reshape({-1});
+  if (logits.is_cuda()) {
+    // One pass over the compute-format logits (engine/cross_entropy.cu): no fp32 copy, no log-softmax tensor.
+    const at::Tensor rows = logits.reshape({-1, logits.size(-1)}).contiguous();
+    const at::Tensor label_rows = labels.contiguous();
+    at::Tensor loss = at::empty({rows.size(0)}, rows.options().dtype(at::kFloat));
+    cross_entropy_rows_cuda(rows.data_ptr(), from_scalar_type(rows.scalar_type()), rows.size(0), rows.size(1), rows.stride(0),
+                            label_rows.data_ptr<int64_t>(), loss.data_ptr<float>(), current_cuda_stream());
+    return loss.mean();
+  }
+  return at::cross_entropy_loss(logits.to(at::kFloat).reshape({-1, logits.size(-1)}), labels);
 }
 
 }  // namespace zo2

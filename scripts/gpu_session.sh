@@ -3,7 +3,7 @@
 # the speed runs, write logs and results rows under $OUT, and print a short table last.
 # Usage (from the repo root, with .deps carried):
 #   scripts/gpu_session.sh [build] [test] [bench] [calibrate] [speed] [offload] [small] [ablation] [wire] [wirehost]
-#                          [hostcpu] [budget] [big] [nsys]
+#                          [hostcpu] [budget] [big] [ncu] [nsys]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/zo2-out}
@@ -106,6 +106,18 @@ for stage in $stages; do
       tail -2 "$OUT/calibrate_test.log"
       ./build-gpu/zo2 calibrate --out "$OUT/${card:-gpu}-measured.json" > "$OUT/calibrate.log" 2>&1
       rc=$((rc + $?)); tail -3 "$OUT/calibrate.log";;
+    ncu)  # Nsight Compute on the fused ZO kernels (one launch each): what bounds them (issue, pipes, memory, stalls)
+      ncu=$(ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+      rc=0
+      for bm in 1/0 1/1 0/1; do  # fp16 perturb, fp16 update+perturb, fp32 update+perturb (dtype/update, default groups)
+        $ncu --kernel-name regex:zo_pass_kernel --launch-skip 5 --launch-count 1 \
+          --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+          --section WarpStateStats --section Occupancy --section SchedulerStats --section LaunchStats \
+          ./build-gpu/benchmarks/bench_engine_zo_pass --benchmark_filter="BM_ZoPassCuda/$bm/0/" \
+          > "$OUT/ncu_${bm/\//_}.log" 2>&1; rc=$((rc + $?))
+        grep -E "Memory Throughput|DRAM Throughput|Compute \(SM\) Throughput|Issue Slots Busy|Achieved Occupancy|Registers Per|No Eligible|Warp Cycles Per Issued" \
+          "$OUT/ncu_${bm/\//_}.log" | sed "s|^|$bm |" | tee -a "$summary"
+      done;;
     nsys)  # three 6.7B steps under Nsight Systems, NVTX ranges named as the plan's ops
       nsys=/opt/nvidia/nsight-compute/2025.3.1/host/target-linux-x64/nsys
       $nsys profile -t cuda,nvtx -o "$OUT/zo2_opt-6.7b" --force-overwrite true \

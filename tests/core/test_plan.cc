@@ -189,8 +189,8 @@ TEST_CASE("the memory prediction names its terms and --gpu-mem-budget refuses wi
     CHECK(std::any_of(plan.memory.gpu.begin(), plan.memory.gpu.end(), [&](const auto& t) { return t.name == term; }));
   CHECK(plan.memory.gpu_term("resident_blocks") == 0);
   CHECK(plan.memory.gpu_term("hidden_states") == 2 * 2048 * 5120 * 2);
-  // The loss holds fp32 logits [B,T-1,V] and their fp32 log-softmax at once.
-  CHECK(plan.memory.gpu_term("logits") == 2047ll * 50272 * 8);
+  // The loss holds the compute-format logits [B,T-1,V] and the final norm's output (the head GEMM's input).
+  CHECK(plan.memory.gpu_term("logits") == 2047ll * (50272 + 5120) * 2);  // fp16 logits + final norm output
   CHECK(plan.memory.gpu_term("workspace") == 33ll << 20);
   // Transient terms are never live together: the total counts the larger.
   CHECK(plan.memory.gpu_total() == plan.memory.gpu_live_sum(Live::always) + plan.memory.gpu_term("logits"));
