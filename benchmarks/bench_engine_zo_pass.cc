@@ -92,11 +92,14 @@ void BM_ZoPassCuda(benchmark::State& state) {
   const auto segments = zo_segments(layout);
   const ZoPassCoeffs k = coeffs(state.range(1) != 0);
   const int groups_per_thread = int(state.range(2));
+  const int min_blocks = int(state.range(3));
   const int64_t bytes = layout.bytes();
   auto copy = [&](cudaStream_t s) {
     CUDA_CHECK(cudaMemcpyAsync(other.data_ptr(), slab.flat.data_ptr(), size_t(bytes), cudaMemcpyDeviceToDevice, s));
   };
-  auto pass = [&](cudaStream_t s) { zo_pass_cuda(slab.flat.data_ptr(), dt, segments, k, s, groups_per_thread); };
+  auto pass = [&](cudaStream_t s) {
+    zo_pass_cuda(slab.flat.data_ptr(), dt, segments, k, s, groups_per_thread, min_blocks);
+  };
   time_ms(copy, 3);  // warm-up: module load, clocks
   time_ms(pass, 3);
   // The copy and the pass alternate, so both see the same clocks and temperature; the fraction compares their
@@ -114,11 +117,13 @@ void BM_ZoPassCuda(benchmark::State& state) {
   state.counters["copy_GBps"] = copy_gbs;
   state.counters["copy_fraction"] = pass_gbs / copy_gbs;
   state.SetLabel(std::string(dtype_name(dt)) + (state.range(1) ? " update+perturb" : " perturb") + " opt-6.7b block" +
-                 (groups_per_thread ? " groups/thread " + std::to_string(groups_per_thread) : " default"));
+                 (groups_per_thread ? " groups/thread " + std::to_string(groups_per_thread) : " default") +
+                 (min_blocks ? " min blocks/SM " + std::to_string(min_blocks) : ""));
 }
-// Third argument: groups of four elements per thread (0 = the tuned default the engine uses).
+// Arguments: dtype, update, groups of four elements per thread, thread blocks per SM the registers must allow
+// (0 = the tuned default the engine uses).
 BENCHMARK(BM_ZoPassCuda)
-    ->ArgsProduct({{0, 1, 2}, {0, 1}, {0, 1, 2, 4, 8}})
+    ->ArgsProduct({{0, 1, 2}, {0, 1}, {0, 4, 8}, {0, 1, 8}})
     ->UseManualTime()
     ->Iterations(20)
     ->Unit(benchmark::kMillisecond);

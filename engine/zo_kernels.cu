@@ -18,6 +18,7 @@ constexpr int kThreads = 256;
 // Groups of four elements per thread: their loads are issued together and their Philox calls are independent, so a
 // thread keeps several memory requests and arithmetic chains in flight. Tuned on the GPU (bench_engine_zo_pass).
 constexpr int kDefaultGroupsPerThread = 8;
+constexpr int kDefaultMinBlocks = 1;
 
 // Each thread block works inside one segment, so the segment is found once per block (a scan over a few prefix
 // sums), not once per element.
@@ -96,8 +97,11 @@ __device__ __forceinline__ void transform_group(Vec4<T>& v, uint64_t group, bool
   for (int lane = 0; lane < 4; ++lane) v.v[lane] = apply<T, kUpdate, kPerturb>(v.v[lane], lane, z, zp, bits, decay, a.k);
 }
 
-template <typename T, bool kUpdate, bool kPerturb, int kGroupsPerThread>
-__global__ void __launch_bounds__(kThreads) zo_pass_kernel(T* __restrict__ slab, const __grid_constant__ KernelArgs a) {
+// kMinBlocks > 1 asks the compiler for registers that let that many thread blocks share an SM (8 x 256 threads: 32
+// registers, full occupancy); the 16-bit update pass otherwise takes 42 and runs at 60 % occupancy.
+template <typename T, bool kUpdate, bool kPerturb, int kGroupsPerThread, int kMinBlocks>
+__global__ void __launch_bounds__(kThreads, kMinBlocks)
+    zo_pass_kernel(T* __restrict__ slab, const __grid_constant__ KernelArgs a) {
   constexpr int64_t kGroupsPerBlock = int64_t(kThreads) * kGroupsPerThread;
   int s = 0;
   while (s + 1 < a.table.count && a.table.block_start[s + 1] <= int(blockIdx.x)) ++s;
@@ -142,20 +146,30 @@ __global__ void __launch_bounds__(kThreads) zo_pass_kernel(T* __restrict__ slab,
   }
 }
 
-template <typename T, bool kUpdate, bool kPerturb>
+template <typename T, bool kUpdate, bool kPerturb, int kMinBlocks>
 void launch_kernel(int groups_per_thread, unsigned blocks, T* slab, const KernelArgs& args, cudaStream_t stream) {
   switch (groups_per_thread) {
-    case 1: zo_pass_kernel<T, kUpdate, kPerturb, 1><<<blocks, kThreads, 0, stream>>>(slab, args); break;
-    case 2: zo_pass_kernel<T, kUpdate, kPerturb, 2><<<blocks, kThreads, 0, stream>>>(slab, args); break;
-    case 4: zo_pass_kernel<T, kUpdate, kPerturb, 4><<<blocks, kThreads, 0, stream>>>(slab, args); break;
-    case 8: zo_pass_kernel<T, kUpdate, kPerturb, 8><<<blocks, kThreads, 0, stream>>>(slab, args); break;
+    case 1: zo_pass_kernel<T, kUpdate, kPerturb, 1, kMinBlocks><<<blocks, kThreads, 0, stream>>>(slab, args); break;
+    case 2: zo_pass_kernel<T, kUpdate, kPerturb, 2, kMinBlocks><<<blocks, kThreads, 0, stream>>>(slab, args); break;
+    case 4: zo_pass_kernel<T, kUpdate, kPerturb, 4, kMinBlocks><<<blocks, kThreads, 0, stream>>>(slab, args); break;
+    case 8: zo_pass_kernel<T, kUpdate, kPerturb, 8, kMinBlocks><<<blocks, kThreads, 0, stream>>>(slab, args); break;
     default: throw std::invalid_argument("zo_pass_cuda: groups per thread must be 1, 2, 4 or 8");
+  }
+}
+
+template <typename T, bool kUpdate, bool kPerturb>
+void launch_kernel(int groups_per_thread, int min_blocks, unsigned blocks, T* slab, const KernelArgs& args,
+                   cudaStream_t stream) {
+  switch (min_blocks) {
+    case 1: return launch_kernel<T, kUpdate, kPerturb, 1>(groups_per_thread, blocks, slab, args, stream);
+    case 8: return launch_kernel<T, kUpdate, kPerturb, 8>(groups_per_thread, blocks, slab, args, stream);
+    default: throw std::invalid_argument("zo_pass_cuda: min blocks per SM must be 1 or 8");
   }
 }
 
 template <typename T>
 void launch(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k, cudaStream_t stream,
-            int groups_per_thread) {
+            int groups_per_thread, int min_blocks) {
   const int64_t kGroupsPerBlock = int64_t(kThreads) * groups_per_thread;
   const bool perturb = k.perturb_scale != 0.0f;
   if (!k.has_update && !perturb) return;  // nothing to do
@@ -180,9 +194,9 @@ void launch(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs&
     if (blocks == 0) continue;
     if (blocks > int64_t(INT32_MAX)) throw std::invalid_argument("zo_pass_cuda: slab too large for one launch");
     const auto b = unsigned(blocks);
-    if (k.has_update && perturb) launch_kernel<T, true, true>(groups_per_thread, b, slab, args, stream);
-    else if (k.has_update) launch_kernel<T, true, false>(groups_per_thread, b, slab, args, stream);
-    else launch_kernel<T, false, true>(groups_per_thread, b, slab, args, stream);
+    if (k.has_update && perturb) launch_kernel<T, true, true>(groups_per_thread, min_blocks, b, slab, args, stream);
+    else if (k.has_update) launch_kernel<T, true, false>(groups_per_thread, min_blocks, b, slab, args, stream);
+    else launch_kernel<T, false, true>(groups_per_thread, min_blocks, b, slab, args, stream);
     CUDA_CHECK(cudaGetLastError());
   }
 }
@@ -190,13 +204,14 @@ void launch(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs&
 }  // namespace
 
 void zo_pass_cuda(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k,
-                  void* stream, int groups_per_thread) {
+                  void* stream, int groups_per_thread, int min_blocks_per_sm) {
   auto s = static_cast<cudaStream_t>(stream);
   const int g = groups_per_thread > 0 ? groups_per_thread : kDefaultGroupsPerThread;
+  const int m = min_blocks_per_sm > 0 ? min_blocks_per_sm : kDefaultMinBlocks;
   switch (dtype) {
-    case DType::f32: return launch(static_cast<float*>(slab), segments, k, s, g);
-    case DType::f16: return launch(static_cast<__half*>(slab), segments, k, s, g);
-    case DType::bf16: return launch(static_cast<__nv_bfloat16*>(slab), segments, k, s, g);
+    case DType::f32: return launch(static_cast<float*>(slab), segments, k, s, g, m);
+    case DType::f16: return launch(static_cast<__half*>(slab), segments, k, s, g, m);
+    case DType::bf16: return launch(static_cast<__nv_bfloat16*>(slab), segments, k, s, g, m);
     default: throw std::invalid_argument("zo_pass_cuda: slab dtype must be fp32, fp16 or bf16");
   }
 }

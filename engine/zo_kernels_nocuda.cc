@@ -5,7 +5,7 @@
 
 namespace zo2 {
 
-void zo_pass_cuda(void*, DType, const std::vector<ZoSegment>&, const ZoPassCoeffs&, void*, int) {
+void zo_pass_cuda(void*, DType, const std::vector<ZoSegment>&, const ZoPassCoeffs&, void*, int, int) {
   throw std::runtime_error("this zo2 was built without CUDA (configure with the CUDA toolkit and a CUDA LibTorch)");
 }
 
