@@ -18,7 +18,7 @@ constexpr int kThreads = 256;
 // Groups of four elements per thread: their loads are issued together and their Philox calls are independent, so a
 // thread keeps several memory requests and arithmetic chains in flight. Tuned on the GPU (bench_engine_zo_pass).
 constexpr int kDefaultGroupsPerThread = 8;
-constexpr int kDefaultMinBlocks = 1;
+constexpr int kDefaultMinBlocks = 0;  // the compiler's register choice
 
 // Each thread block works inside one segment, so the segment is found once per block (a scan over a few prefix
 // sums), not once per element.
@@ -97,11 +97,8 @@ __device__ __forceinline__ void transform_group(Vec4<T>& v, uint64_t group, bool
   for (int lane = 0; lane < 4; ++lane) v.v[lane] = apply<T, kUpdate, kPerturb>(v.v[lane], lane, z, zp, bits, decay, a.k);
 }
 
-// kMinBlocks > 1 asks the compiler for registers that let that many thread blocks share an SM (8 x 256 threads: 32
-// registers, full occupancy); the 16-bit update pass otherwise takes 42 and runs at 60 % occupancy.
-template <typename T, bool kUpdate, bool kPerturb, int kGroupsPerThread, int kMinBlocks>
-__global__ void __launch_bounds__(kThreads, kMinBlocks)
-    zo_pass_kernel(T* __restrict__ slab, const __grid_constant__ KernelArgs a) {
+template <typename T, bool kUpdate, bool kPerturb, int kGroupsPerThread>
+__device__ __forceinline__ void zo_pass_body(T* __restrict__ slab, const KernelArgs& a) {
   constexpr int64_t kGroupsPerBlock = int64_t(kThreads) * kGroupsPerThread;
   int s = 0;
   while (s + 1 < a.table.count && a.table.block_start[s + 1] <= int(blockIdx.x)) ++s;
@@ -146,24 +143,42 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks)
   }
 }
 
-template <typename T, bool kUpdate, bool kPerturb, int kMinBlocks>
-void launch_kernel(int groups_per_thread, unsigned blocks, T* slab, const KernelArgs& args, cudaStream_t stream) {
-  switch (groups_per_thread) {
-    case 1: zo_pass_kernel<T, kUpdate, kPerturb, 1, kMinBlocks><<<blocks, kThreads, 0, stream>>>(slab, args); break;
-    case 2: zo_pass_kernel<T, kUpdate, kPerturb, 2, kMinBlocks><<<blocks, kThreads, 0, stream>>>(slab, args); break;
-    case 4: zo_pass_kernel<T, kUpdate, kPerturb, 4, kMinBlocks><<<blocks, kThreads, 0, stream>>>(slab, args); break;
-    case 8: zo_pass_kernel<T, kUpdate, kPerturb, 8, kMinBlocks><<<blocks, kThreads, 0, stream>>>(slab, args); break;
-    default: throw std::invalid_argument("zo_pass_cuda: groups per thread must be 1, 2, 4 or 8");
+// The register budget is the compiler's choice unless kMinBlocks > 0 asks for one that lets that many thread blocks
+// share an SM (8 x 256 threads: 32 registers, full occupancy; 4: 64). Left to itself the compiler gives the 16-bit
+// update pass 42 registers (60 % occupancy, ncu on the H200); asked for 1 block it takes up to 182.
+template <typename T, bool kUpdate, bool kPerturb, int kGroupsPerThread>
+__global__ void __launch_bounds__(kThreads) zo_pass_kernel(T* __restrict__ slab, const __grid_constant__ KernelArgs a) {
+  zo_pass_body<T, kUpdate, kPerturb, kGroupsPerThread>(slab, a);
+}
+template <typename T, bool kUpdate, bool kPerturb, int kGroupsPerThread, int kMinBlocks>
+__global__ void __launch_bounds__(kThreads, kMinBlocks)
+    zo_pass_kernel_bounded(T* __restrict__ slab, const __grid_constant__ KernelArgs a) {
+  zo_pass_body<T, kUpdate, kPerturb, kGroupsPerThread>(slab, a);
+}
+
+template <typename T, bool kUpdate, bool kPerturb, int kGroupsPerThread>
+void launch_groups(int min_blocks, unsigned blocks, T* slab, const KernelArgs& args, cudaStream_t stream) {
+  switch (min_blocks) {
+    case 0: zo_pass_kernel<T, kUpdate, kPerturb, kGroupsPerThread><<<blocks, kThreads, 0, stream>>>(slab, args); return;
+    case 4:
+      zo_pass_kernel_bounded<T, kUpdate, kPerturb, kGroupsPerThread, 4><<<blocks, kThreads, 0, stream>>>(slab, args);
+      return;
+    case 8:
+      zo_pass_kernel_bounded<T, kUpdate, kPerturb, kGroupsPerThread, 8><<<blocks, kThreads, 0, stream>>>(slab, args);
+      return;
+    default: throw std::invalid_argument("zo_pass_cuda: min blocks per SM must be 0 (the compiler's choice), 4 or 8");
   }
 }
 
 template <typename T, bool kUpdate, bool kPerturb>
 void launch_kernel(int groups_per_thread, int min_blocks, unsigned blocks, T* slab, const KernelArgs& args,
                    cudaStream_t stream) {
-  switch (min_blocks) {
-    case 1: return launch_kernel<T, kUpdate, kPerturb, 1>(groups_per_thread, blocks, slab, args, stream);
-    case 8: return launch_kernel<T, kUpdate, kPerturb, 8>(groups_per_thread, blocks, slab, args, stream);
-    default: throw std::invalid_argument("zo_pass_cuda: min blocks per SM must be 1 or 8");
+  switch (groups_per_thread) {
+    case 1: return launch_groups<T, kUpdate, kPerturb, 1>(min_blocks, blocks, slab, args, stream);
+    case 2: return launch_groups<T, kUpdate, kPerturb, 2>(min_blocks, blocks, slab, args, stream);
+    case 4: return launch_groups<T, kUpdate, kPerturb, 4>(min_blocks, blocks, slab, args, stream);
+    case 8: return launch_groups<T, kUpdate, kPerturb, 8>(min_blocks, blocks, slab, args, stream);
+    default: throw std::invalid_argument("zo_pass_cuda: groups per thread must be 1, 2, 4 or 8");
   }
 }
 
@@ -207,7 +222,7 @@ void zo_pass_cuda(void* slab, DType dtype, const std::vector<ZoSegment>& segment
                   void* stream, int groups_per_thread, int min_blocks_per_sm) {
   auto s = static_cast<cudaStream_t>(stream);
   const int g = groups_per_thread > 0 ? groups_per_thread : kDefaultGroupsPerThread;
-  const int m = min_blocks_per_sm > 0 ? min_blocks_per_sm : kDefaultMinBlocks;
+  const int m = min_blocks_per_sm >= 0 ? min_blocks_per_sm : kDefaultMinBlocks;
   switch (dtype) {
     case DType::f32: return launch(static_cast<float*>(slab), segments, k, s, g, m);
     case DType::f16: return launch(static_cast<__half*>(slab), segments, k, s, g, m);

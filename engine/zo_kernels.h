@@ -29,9 +29,10 @@ void zo_pass_cpu(void* slab, DType dtype, const std::vector<ZoSegment>& segments
 int cpu_pass_threads();
 
 // The same on the GPU, enqueued on `stream` (a cudaStream_t). Throws if CUDA support was not built.
-// groups_per_thread (1, 2, 4, 8) and min_blocks_per_sm (1, 8: the register budget) are the benchmark's knobs; 0 =
-// the tuned default.
+// The benchmark's knobs: groups_per_thread (1, 2, 4, 8; 0 = the tuned default) and min_blocks_per_sm, the register
+// budget (0: the compiler's choice; 4 or 8 thread blocks of 256 per SM: at most 64 or 32 registers; -1 = the tuned
+// default).
 void zo_pass_cuda(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k,
-                  void* stream, int groups_per_thread = 0, int min_blocks_per_sm = 0);
+                  void* stream, int groups_per_thread = 0, int min_blocks_per_sm = -1);
 
 }  // namespace zo2
