@@ -2,6 +2,8 @@
 // stochastic rounding's unbiasedness, and the CUDA kernel against the CPU loop when a GPU is present.
 #include "catch_aten.h"
 
+#include <array>
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -17,12 +19,14 @@ namespace {
 
 // A layout of random tensor sizes starting at a random (generally unaligned) global index.
 // Up to six tensors of 1..max_numel elements at a random global index (so groups of four straddle tensor ends).
-SlabLayout random_layout(std::mt19937_64& rng, DType dtype, int64_t max_numel = 3000) {
+// aligned: sizes and the first index multiples of 8, as in OPT's blocks (the kernel's paired 16-byte path).
+SlabLayout random_layout(std::mt19937_64& rng, DType dtype, int64_t max_numel = 3000, bool aligned = false) {
   std::vector<TensorSpec> specs;
   const int n = 1 + rng() % 6;
+  const int64_t unit = aligned ? 8 : 1;
   for (int i = 0; i < n; ++i)
-    specs.push_back({"t" + std::to_string(i), {int64_t(1 + rng() % uint64_t(max_numel))}, bool(rng() % 2)});
-  return make_slab_layout(specs, int64_t(rng() % (uint64_t(1) << 40)), dtype);
+    specs.push_back({"t" + std::to_string(i), {unit * int64_t(1 + rng() % uint64_t(max_numel / unit))}, bool(rng() % 2)});
+  return make_slab_layout(specs, unit * int64_t(rng() % (uint64_t(1) << 40)), dtype);
 }
 
 ZoPassCoeffs random_coeffs(std::mt19937_64& rng, bool update) {
@@ -137,18 +141,25 @@ TEST_CASE("the CUDA kernel computes what the CPU loop computes") {
     for (bool update : {false, true}) {
       // Tensors up to 100k elements: thread blocks wholly inside a tensor (the kernel's unchecked interior path) and
       // blocks at tensor ends (the checked edge path), for every groups-per-thread the kernel is built with.
-      for (int groups_per_thread : {1, 2, 4, 8}) {
-        const SlabLayout layout = random_layout(rng, dt, 100000);
+      for (int variant = 0; variant < 8; ++variant) {
+        // groups per thread 1, 2, 4, 8, each on a layout of any alignment and on one of OPT's (multiples of 8), and
+        // every register budget the benchmark tries.
+        const int groups_per_thread = 1 << (variant % 4);
+        const int min_blocks = std::array<int, 4>{-1, 4, 8, 0}[variant % 4];
+        const bool aligned = variant >= 4;
+        const SlabLayout layout = random_layout(rng, dt, 100000, aligned);
         ParamSlab cpu = ParamSlab::allocate(layout, at::kCPU);
         cpu.flat.fill_(1024.0);  // poison, exact in every format: padding between tensors must keep it
         for (auto& v : cpu.views) v.normal_(0.0, 0.05);
         ParamSlab gpu = ParamSlab::over(layout, cpu.flat.to(at::kCUDA));
         const ZoPassCoeffs k = random_coeffs(rng, update);
         zo_pass_cpu(cpu.flat.data_ptr(), dt, zo_segments(layout), k);
-        zo_pass_cuda(gpu.flat.data_ptr(), dt, zo_segments(layout), k, current_cuda_stream(), groups_per_thread);
+        zo_pass_cuda(gpu.flat.data_ptr(), dt, zo_segments(layout), k, current_cuda_stream(), groups_per_thread,
+                     min_blocks);
         cuda_synchronize();
         const at::Tensor on_gpu = gpu.flat.cpu();
-        INFO(dtype_name(dt) << " update " << update << " groups/thread " << groups_per_thread);
+        INFO(dtype_name(dt) << " update " << update << " groups/thread " << groups_per_thread << " aligned "
+                            << aligned << " min blocks " << min_blocks);
         // fp32: log/sincos rounding on either side (about 1e-7 of z) times |scale|. 16-bit: the same stochastic
         // rounding bits on both sides, so values differ only where z's last-bit difference flips a
         // round-to-nearest: at most one ulp, and on few elements.
