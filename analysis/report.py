@@ -10,6 +10,8 @@ import os
 
 import pandas as pd
 
+from results_rows import with_defaults
+
 # ../shared/TARGETS.md, measured 2026-11-27 on the same kinds of machine: the peer ZO2 (liangyuwang/zo2 4bca25c),
 # fp16, batch 1, sequence 2048. zo = whole model on the GPU, zo2 = every block offloaded; peak GPU = NVML used (MB).
 PEER = {
@@ -29,14 +31,14 @@ VALIDATION_NOTES = {
                                    "profile's host rate, measured before the host loop ran on more than one thread. "
                                    "Memory is the comparison that holds here.",
 }
-POLICY = ["offload", "prefetch", "slots", "overlap", "wire", "master", "writeback", "gpu_mem_budget"]
+POLICY = ["offload", "prefetch", "slots", "overlap", "wire", "master", "writeback", "prefetch_next", "gpu_mem_budget"]
 KEY = ["card", "executor", "model", "batch", "seq", "dtype"] + POLICY
 
 
 def load(results_dir):
     frames = []
     for path in sorted(glob.glob(os.path.join(results_dir, "*.csv"))):
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df = with_defaults(pd.read_csv(path, dtype=str, keep_default_na=False))  # rows from before prefetch_next
         df["file"] = os.path.basename(path)
         frames.append(df)
     rows = pd.concat(frames, ignore_index=True)
@@ -51,6 +53,11 @@ def latest(rows, **match):
         sel = sel[sel[k] == v]
     wide = sel.pivot_table(index=KEY + ["commit"], columns="metric", values="value", aggfunc="last").reset_index()
     return wide.sort_values(["card", "model", "offload", "prefetch", "slots", "overlap", "writeback", "commit"])
+
+
+def drop_if_off(df, column):
+    """Tables show a switch added later (prefetch_next) only once some row has it on."""
+    return df.drop(columns=[column]) if column in df.columns and (df[column] == "off").all() else df
 
 
 def md(df):
@@ -107,7 +114,7 @@ def main():
         t.append({"card": r.card, "model": r.model, "commit": r.commit, "dtype": r["dtype"], "wire": r.wire,
                   "master": r.master, "offload": r.offload,
                   "prefetch": r.prefetch, "slots": r.slots, "overlap": r.overlap, "writeback": k,
-                  "tok/s": f"{r.tokens_per_second:.0f}", "step s": f"{r.step_seconds:.4f}",
+                  "prefetch next": r.prefetch_next, "tok/s": f"{r.tokens_per_second:.0f}", "step s": f"{r.step_seconds:.4f}",
                   "link GB/s": f"{r.link_GBps:.1f}",
                   "of link bound": f"{bound / r.step_seconds:.0%}" if all_off else "",
                   "peer zo2 tok/s": peer[1] if peer else "",
@@ -123,7 +130,7 @@ def main():
               "both directions at once). Device used = cudaMemGetInfo (CUDA context included), comparable to the "
               "peer's NVML used. Runs before commit 5c64509 read the allocator peak after the final flush (one more "
               "block buffer). A wire below the master: the host updates its master every step (CPU-bound; before 5ee6246 on "
-              "one thread).", "", md(pd.DataFrame(t)), ""]
+              "one thread).", "", md(drop_if_off(pd.DataFrame(t), "prefetch next")), ""]
 
     # Kernels.
     k = rows[rows.metric.str.startswith("zo_pass_")].copy()
@@ -137,19 +144,20 @@ def main():
 
     # Validation.
     for name in sorted(glob.glob(os.path.join(a.results, "validation_*.csv"))):
-        v = pd.read_csv(name, dtype=str, keep_default_na=False)
+        v = with_defaults(pd.read_csv(name, dtype=str, keep_default_na=False))
         v["value"] = pd.to_numeric(v["value"])
         st = v[v.metric == "step_time_error"]["value"].abs()
         pm = v[v.metric == "peak_memory_error"]["value"].abs()
         parts += [f"## Simulator validation: `{os.path.basename(name)}`", "",
                   f"{len(st)} configurations; step time |error| median {st.median():.1%}, max {st.max():.1%}; "
                   f"peak memory |error| median {pm.median():.1%}, max {pm.max():.1%}.", ""]
-        config = ["model", "dtype", "wire", "master", "offload", "prefetch", "slots", "overlap", "writeback"]
+        config = ["model", "dtype", "wire", "master", "offload", "prefetch", "slots", "overlap", "writeback",
+                  "prefetch_next"]
         step = v[v.metric == "step_time_error"].set_index(config)["value"].map(lambda x: f"{x:+.1%}")
         mem = v[v.metric == "peak_memory_error"].set_index(config)["value"].map(lambda x: f"{x:+.2%}")
         table = pd.DataFrame({"step err": step}).join(pd.DataFrame({"memory err": mem}), how="left").fillna("")
         parts += [VALIDATION_NOTES.get(os.path.basename(name), ""), "",
-                  md(table.reset_index()), ""]
+                  md(drop_if_off(table.reset_index(), "prefetch_next")), ""]
 
     # Low-bit wire drift.
     d = rows[rows.metric.str.contains("drift")]

@@ -4,8 +4,19 @@ import os
 import subprocess
 
 COLUMNS = ["commit", "date", "card", "driver", "executor", "model", "batch", "seq", "dtype", "offload", "prefetch",
-           "slots", "overlap", "wire", "master", "writeback", "gpu_mem_budget", "metric", "value", "unit", "repeats",
-           "min", "median", "max"]
+           "slots", "overlap", "wire", "master", "writeback", "prefetch_next", "gpu_mem_budget", "metric", "value",
+           "unit", "repeats", "min", "median", "max"]
+# Policy columns added after rows were written: the value a missing column (or an empty cell) stands for.
+DEFAULTS = {"prefetch_next": "off"}
+
+
+def with_defaults(df):
+    """A results frame read with dtype=str and keep_default_na=False, its missing policy columns filled in."""
+    for column, value in DEFAULTS.items():
+        if column not in df.columns:
+            df[column] = value
+        df[column] = df[column].fillna(value).replace("", value)
+    return df
 
 
 def current_commit(repo="."):

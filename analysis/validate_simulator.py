@@ -32,14 +32,14 @@ import pandas as pd  # noqa: E402
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 # core/results_csv.cc result_columns(), in order.
-from results_rows import COLUMNS, current_commit  # noqa: E402  (the schema, once)
+from results_rows import COLUMNS, current_commit, with_defaults  # noqa: E402  (the schema, once)
 # A measured configuration: the columns that select the simulated plan (card separates machines).
 CONFIG = ["card", "model", "batch", "seq", "dtype", "offload", "prefetch", "slots", "overlap", "wire", "master",
-          "writeback", "gpu_mem_budget"]
+          "writeback", "prefetch_next", "gpu_mem_budget"]
 # Results column -> `zo2 simulate` flag (an empty cell leaves the simulator's default).
 FLAGS = {"batch": "--batch", "seq": "--seq", "dtype": "--dtype", "offload": "--offload", "prefetch": "--prefetch",
          "slots": "--slots", "overlap": "--overlap", "wire": "--wire", "master": "--master",
-         "writeback": "--writeback"}
+         "writeback": "--writeback", "prefetch_next": "--prefetch-next"}
 
 
 def fail(message):
@@ -52,7 +52,7 @@ def read_measured(paths, stat):
     for path in paths:
         if not pathlib.Path(path).exists():
             fail(f"{path}: no such file")
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df = with_defaults(pd.read_csv(path, dtype=str, keep_default_na=False))  # rows from before prefetch_next
         missing = [c for c in CONFIG + ["executor", "metric", stat] if c not in df.columns]
         if missing:
             fail(f"{path}: missing column(s) {', '.join(repr(c) for c in missing)} (expected the results columns of "
@@ -113,7 +113,8 @@ def peak_includes_flush(commit, offload):
 def describe(cfg):
     return (f"{cfg['model']} b{cfg['batch']} s{cfg['seq']} {cfg['dtype']} offload={cfg['offload']} "
             f"prefetch={cfg['prefetch']} slots={cfg['slots']} overlap={cfg['overlap']} wire={cfg['wire']} "
-            f"master={cfg['master']} writeback={cfg['writeback']}")
+            f"master={cfg['master']} writeback={cfg['writeback']}"
+            + (" prefetch-next=on" if cfg["prefetch_next"] == "on" else ""))
 
 
 def simulate(zo2, profile, cfg):

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/slab_layout.h"
 
@@ -70,8 +71,9 @@ std::string layer_tag(int64_t layer) { return fmt::format("L{:02d}", layer); }
 
 class Builder {
  public:
-  Builder(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq, int64_t step, Plan& plan)
-      : s_(shape), p_(policy), B_(batch), T_(seq), step_(step), plan_(plan) {}
+  Builder(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq, int64_t step,
+          const Plan* previous, Plan& plan)
+      : s_(shape), p_(policy), B_(batch), T_(seq), step_(step), previous_(previous), plan_(plan) {}
 
   void build() {
     const int64_t elt = dtype_bytes(p_.dtype);
@@ -95,6 +97,11 @@ class Builder {
     upload_.assign(size_t(n_off), -1);
     restore_.assign(size_t(n_off), -1);
     release_.assign(size_t(n_off), -1);
+    download_.assign(size_t(n_off), -1);
+    // --prefetch-next: the next step's first blocks, as many as this step uploads before its first compute.
+    early_ = p_.prefetch_next ? std::min(p_.prefetch + 1, n_off) : 0;
+    if (previous_ && early_ > 0) link_previous();
+    plan_.continues = continues_;
 
     // Resident group, embedding side: the pending update and +eps, then both passes' embeddings.
     const int64_t res_params = s_.resident_params();
@@ -108,17 +115,20 @@ class Builder {
     int resident_restore = add_zo("zo=/resident", OpKind::zo_restore, -1, res_params, 2 * res_bytes, res_params, {em});
     int prev_plus = ep, prev_minus = em;
 
-    for (int64_t j = 0; j <= p_.prefetch && j < n_off; ++j) issue_upload(j);
+    // The first D+1 uploads start the step, unless the previous step's plan made them.
+    for (int64_t j = continues_ ? early_ : 0; j <= p_.prefetch && j < n_off; ++j) issue_upload(j, false);
 
     int64_t i = 0;  // index among offloaded blocks
     for (int64_t l = 0; l < p_.layers(); ++l) {
       const bool off = p_.offload[size_t(l)];
       const std::string tag = layer_tag(l);
-      std::vector<int> first_deps;
+      std::vector<int> first_deps, first_prev_deps;
       int slot = -1;
       if (off) {
-        first_deps.push_back(upload_[size_t(i)]);
-        slot = plan_.ops[size_t(upload_[size_t(i)])].slot;
+        // The block's first op waits for its upload: this plan's, or the previous plan's early upload.
+        if (upload_[size_t(i)] >= 0) first_deps.push_back(upload_[size_t(i)]);
+        else first_prev_deps.push_back(prev_early_[size_t(i)]);
+        if (p_.slots == SlotMode::reuse) slot = slot_at(i);
         const int64_t r = writes_back_ ? replays_due(l, step_, p_.writeback) : 0;
         if (r > 0) {
           // Each missed step is replayed exactly as it ran (update with +eps, -2eps, +eps), so the result stays
@@ -128,11 +138,14 @@ class Builder {
           op.elements = block_params_;
           op.updates = r;
           op.slot = slot;
+          op.prev_deps = std::move(first_prev_deps);
+          first_prev_deps.clear();
           first_deps = {add(op, first_deps)};
         }
       }
       const int64_t zp_bytes = zo_bytes(off, true), zx_bytes = zo_bytes(off, false);
       int zp = add_zo("zo+/" + tag, OpKind::zo_update, l, block_params_, zp_bytes, 2 * block_params_, first_deps, slot);
+      plan_.ops[size_t(zp)].prev_deps = std::move(first_prev_deps);
       const double fwd_flops = s_.block_forward_flops(B_, T_);
       const int64_t fwd_mem = compute_bytes_ + tokens_ * (10 * s_.hidden + 2 * s_.ffn) * elt;
       Op fp_op = make("fwd+/" + tag, OpKind::forward, Queue::compute, l, fwd_flops, fwd_mem, 10, +1);
@@ -152,7 +165,7 @@ class Builder {
           Op d = make("d2h/" + tag, OpKind::download, Queue::d2h, l, 0, 0, 0);
           d.link_bytes = wire_bytes_;
           d.slot = slot;
-          release = add(d, {zr});
+          release = download_[size_t(i)] = add(d, {zr});
         }
         if (!writes_back_) {
           // The host updates its master after the upload has read it, off the GPU's critical path; the next step's
@@ -165,7 +178,7 @@ class Builder {
           add(h, {upload_[size_t(i)]});
         }
         release_[size_t(i)] = release;
-        if (i + p_.prefetch + 1 < n_off) issue_upload(i + p_.prefetch + 1);
+        if (i + p_.prefetch + 1 < n_off) issue_upload(i + p_.prefetch + 1, false);
         if (p_.slots == SlotMode::alloc) {
           Op f = make("free/" + tag, OpKind::free, Queue::host, l, 0, 0, 0);
           f.link_bytes = plan_.slot_bytes;
@@ -174,6 +187,10 @@ class Builder {
         ++i;
       }
     }
+
+    // --prefetch-next: the next step's first uploads, enqueued before the head and the loss (the host's wait), run
+    // while the last block and the head compute.
+    for (int64_t j = 0; j < early_; ++j) issue_upload(j, true);
 
     // Resident group, head side: the tied head sees the perturbed embedding again (+eps, -2eps, +eps, no update).
     int hz = add_zo("zo+/head", OpKind::zo_perturb, -1, res_params, 2 * res_bytes, res_params, {resident_restore});
@@ -232,39 +249,98 @@ class Builder {
     return first ? wire_bytes_ + compute_bytes_ : 2 * compute_bytes_;
   }
 
-  void issue_upload(int64_t j) {
+  // Uploads form one stream across the steps (plan.h): g counts this step's offloaded blocks from 0, the next step's
+  // from n_off, and a negative g is the previous step's block n_off + g.
+  int slot_at(int64_t g) const { return int((base_slot_ + g) % plan_.slot_count); }
+
+  static void add_once(std::vector<int>& v, int x) {
+    if (x >= 0 && std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
+  }
+
+  // Adds the dependency on op `here[g]` of this plan, or on `before[n_off + g]` of the previous one when g < 0 (none
+  // before a fresh plan: everything of the previous step has finished by then).
+  void after(int64_t g, const std::vector<int>& here, const std::vector<int>& before, Op& op) const {
+    const int64_t n_off = int64_t(offloaded_.size());
+    if (g >= 0) add_once(op.deps, here[size_t(g)]);
+    else if (continues_ && g + n_off >= 0) add_once(op.prev_deps, before[size_t(g + n_off)]);
+  }
+
+  // The upload of offloaded block j of this step, or with `next` of the next step (an early upload).
+  void issue_upload(int64_t j, bool next) {
     const int64_t layer = offloaded_[size_t(j)];
     const std::string tag = layer_tag(layer);
-    std::vector<int> deps;
-    const int64_t window = j - p_.prefetch - 1;  // at most D blocks uploaded ahead of the one computing
-    if (window >= 0) deps.push_back(restore_[size_t(window)]);
-    const int slots = plan_.slot_count;
-    int slot = -1;
+    const int64_t n_off = int64_t(offloaded_.size());
+    const int64_t g = next ? n_off + j : j;
+    Op u = make((next ? "h2d/next/" : "h2d/") + tag, OpKind::upload, Queue::h2d, layer, 0, 0, 0);
+    u.link_bytes = wire_bytes_;
+    u.next_step = next;
+    after(g - p_.prefetch - 1, restore_, prev_restore_, u);  // at most D blocks uploaded ahead of the one computing
     if (p_.slots == SlotMode::reuse) {
-      slot = int(j % slots);
-      if (j - slots >= 0) {
-        const int prev = release_[size_t(j - slots)];
-        if (std::find(deps.begin(), deps.end(), prev) == deps.end()) deps.push_back(prev);
-      }
+      u.slot = slot_at(g);
+      after(g - plan_.slot_count, release_, prev_release_, u);  // the slot's previous occupant has left it
     } else {
       Op a = make("alloc/" + tag, OpKind::alloc, Queue::host, layer, 0, 0, 0);
       a.link_bytes = plan_.slot_bytes;
-      deps = {add(a, deps)};
+      u.deps = {add(a, u.deps)};
     }
-    Op u = make("h2d/" + tag, OpKind::upload, Queue::h2d, layer, 0, 0, 0);
-    u.link_bytes = wire_bytes_;
-    u.slot = slot;
-    upload_[size_t(j)] = add(u, deps);
+    // The host slab must hold the block's newest copy: after its copy back in this step (an early upload), or in
+    // the previous one (this step's upload of it; older copies back precede the previous upload of it). The copy back
+    // also frees the block's slot for an upload the h2d queue runs earlier, so the edge is implied here; it is
+    // stated so that the plan does not rest on that.
+    if (next) add_once(u.deps, download_[size_t(j)]);
+    else if (continues_) add_once(u.prev_deps, prev_download_[size_t(j)]);
+    const int i = add(u, u.deps);
+    if (!next) upload_[size_t(j)] = i;
+  }
+
+  // Reads what a continued plan needs of the previous step's plan, by op name: the early uploads that carry this
+  // step's first blocks in, and the ops later uploads of this step wait for (zo=, the release, the copy back).
+  void link_previous() {
+    const Plan& prev = *previous_;
+    if (policy_to_json(prev.policy) != policy_to_json(p_) || prev.shape.layers != s_.layers ||
+        prev.shape.block_params() != s_.block_params() || prev.batch != B_ || prev.seq != T_)
+      throw std::invalid_argument("plan: the previous plan was built for another model, policy, batch or seq");
+    if (prev.step != step_ - 1)
+      throw std::invalid_argument(
+          fmt::format("plan: step {} cannot continue the plan of step {} (expected step {})", step_, prev.step, step_ - 1));
+    auto find = [&](const std::string& name, bool required) {
+      const int k = prev.find(name);
+      if (k < 0 && required)
+        throw std::logic_error(fmt::format("plan: the previous step's plan has no op '{}' to continue from", name));
+      return k;
+    };
+    const size_t n_off = offloaded_.size();
+    prev_restore_.assign(n_off, -1);
+    prev_release_.assign(n_off, -1);
+    prev_download_.assign(n_off, -1);
+    prev_early_.assign(n_off, -1);
+    for (size_t i = 0; i < n_off; ++i) {
+      const std::string tag = layer_tag(offloaded_[i]);
+      prev_restore_[i] = find("zo=/" + tag, true);
+      prev_download_[i] = find("d2h/" + tag, false);
+      prev_release_[i] = prev_download_[i] >= 0 ? prev_download_[i] : prev_restore_[i];
+      if (int64_t(i) < early_) prev_early_[i] = find("h2d/next/" + tag, true);
+    }
+    // This step's block 0 sits where the previous plan put it; the slots continue round from there.
+    base_slot_ = prev.ops[size_t(prev_early_[0])].slot;
+    continues_ = true;
   }
 
   const ModelShape& s_;
   const Policy& p_;
   int64_t B_, T_, step_;
+  const Plan* previous_;
   Plan& plan_;
   int64_t tokens_ = 0, block_params_ = 0, compute_bytes_ = 0, wire_bytes_ = 0, master_bytes_ = 0;
   bool writes_back_ = true;
+  bool continues_ = false;
+  int64_t early_ = 0;    // early uploads at the end of the step (--prefetch-next)
+  int base_slot_ = 0;    // slot of this step's first offloaded block
   std::vector<int64_t> offloaded_;
-  std::vector<int> upload_, restore_, release_;
+  // Per offloaded block (index among them), ops of this plan: upload (-1: carried in), zo=, release (the last op
+  // on its slot), copy back (-1: none this step); and of the previous plan when this one continues it.
+  std::vector<int> upload_, restore_, release_, download_;
+  std::vector<int> prev_early_, prev_restore_, prev_release_, prev_download_;
 };
 
 }  // namespace
@@ -283,7 +359,7 @@ AllocLive alloc_live(const Plan& plan) {
 }
 
 Plan build_plan(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq, int64_t step,
-                const MemoryModel& memory_model) {
+                const MemoryModel& memory_model, const Plan* previous) {
   policy.validate();
   if (policy.layers() != shape.layers)
     throw std::invalid_argument(fmt::format("plan: the policy is resolved for {} layers but the model has {}",
@@ -300,7 +376,7 @@ Plan build_plan(const ModelShape& shape, const Policy& policy, int64_t batch, in
   plan.seq = seq;
   plan.step = step;
   plan.ops.reserve(size_t(shape.layers) * 9 + 16);
-  Builder(shape, policy, batch, seq, step, plan).build();
+  Builder(shape, policy, batch, seq, step, previous, plan).build();
   plan.memory = predict_memory(shape, policy, batch, seq, plan.slot_count, plan.slot_bytes, memory_model,
                                alloc_live(plan));
   if (policy.gpu_mem_budget > 0 && plan.memory.gpu_total() > policy.gpu_mem_budget)
@@ -310,79 +386,163 @@ Plan build_plan(const ModelShape& shape, const Policy& policy, int64_t batch, in
   return plan;
 }
 
-void Plan::validate() const {
-  const int n = int(ops.size());
-  // Queue order is an edge too: the previous op on the same queue.
-  std::vector<int> prev_on_queue(size_t(n), -1);
-  int last[kQueueCount];
-  std::fill(std::begin(last), std::end(last), -1);
+std::vector<Plan> build_plan_sequence(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq,
+                                      int64_t first, int64_t count, const MemoryModel& memory_model) {
+  std::vector<Plan> plans;
+  plans.reserve(size_t(std::max<int64_t>(count, 0)));
+  for (int64_t s = first; s < first + count; ++s)
+    plans.push_back(build_plan(shape, policy, batch, seq, s, memory_model, plans.empty() ? nullptr : &plans.back()));
+  return plans;
+}
+
+void Plan::validate(const Plan* previous) const {
+  // One graph over the previous plan's ops (when given, for a continued plan) and this plan's: node x < P is the
+  // previous plan's op x, node P + i this plan's op i. Edges: deps, prev_deps and queue order, which runs on across
+  // the step boundary (the queues are the same streams from step to step).
+  const Plan* prev = continues ? previous : nullptr;
+  const int P = prev ? int(prev->ops.size()) : 0, n = int(ops.size()), N = P + n;
+  auto op_at = [&](int x) -> const Op& { return x < P ? prev->ops[size_t(x)] : ops[size_t(x - P)]; };
+  auto name_at = [&](int x) { return x < P ? "previous step's '" + op_at(x).name + "'" : "'" + op_at(x).name + "'"; };
   for (int i = 0; i < n; ++i) {
     const Op& op = ops[size_t(i)];
     for (int d : op.deps)
       if (d < 0 || d >= i)
         throw std::logic_error(fmt::format("plan: op {} '{}' depends on op {}, which is not an earlier op", i, op.name, d));
-    prev_on_queue[size_t(i)] = last[int(op.queue)];
-    last[int(op.queue)] = i;
+    if (!op.prev_deps.empty() && !continues)
+      throw std::logic_error(fmt::format("plan: op {} '{}' waits for ops of the previous step's plan, but the plan does "
+                                         "not continue one", i, op.name));
+    for (int d : op.prev_deps)
+      if (d < 0 || (prev && d >= P))
+        throw std::logic_error(fmt::format("plan: op {} '{}' waits for op {} of the previous step's plan, which has no "
+                                           "such op", i, op.name, d));
+    if (op.next_step && op.kind != OpKind::upload)
+      throw std::logic_error(fmt::format("plan: op '{}' is marked for the next step but is not an upload", op.name));
   }
-  auto reaches = [&](int from, int target) {  // is `target` an ancestor of `from`?
-    std::vector<char> seen(size_t(n), 0);
+  std::vector<int> prev_on_queue(size_t(N), -1);
+  int last[kQueueCount];
+  std::fill(std::begin(last), std::end(last), -1);
+  for (int x = 0; x < N; ++x) {
+    prev_on_queue[size_t(x)] = last[int(op_at(x).queue)];
+    last[int(op_at(x).queue)] = x;
+  }
+  auto reaches = [&](int from, int target) {  // is `target` an ancestor of `from` (or `from` itself)?
+    std::vector<char> seen(size_t(N), 0);
     std::vector<int> stack{from};
     while (!stack.empty()) {
-      int x = stack.back();
+      const int x = stack.back();
       stack.pop_back();
       if (x == target) return true;
       if (x < target || seen[size_t(x)]) continue;
       seen[size_t(x)] = 1;
-      for (int d : ops[size_t(x)].deps) stack.push_back(d);
+      const int offset = x < P ? 0 : P;
+      for (int d : op_at(x).deps) stack.push_back(offset + d);
+      if (x >= P && prev)
+        for (int d : op_at(x).prev_deps) stack.push_back(d);
       if (prev_on_queue[size_t(x)] >= 0) stack.push_back(prev_on_queue[size_t(x)]);
     }
     return false;
   };
-  // Each offloaded block uploaded exactly once, no resident block uploaded; every op of a block after its upload.
+  // Without the previous plan, a continued plan's first blocks come from before it: does `from` wait, through this
+  // plan's edges, for some op of the previous plan?
+  auto waits_for_previous = [&](int from) {
+    std::vector<char> seen(size_t(N), 0);
+    std::vector<int> stack{from};
+    while (!stack.empty()) {
+      const int x = stack.back();
+      stack.pop_back();
+      if (seen[size_t(x)]) continue;
+      seen[size_t(x)] = 1;
+      if (!op_at(x).prev_deps.empty()) return true;
+      for (int d : op_at(x).deps) stack.push_back(d);
+      if (prev_on_queue[size_t(x)] >= 0) stack.push_back(prev_on_queue[size_t(x)]);
+    }
+    return false;
+  };
+
+  // Each offloaded block uploaded exactly once for this step, by this plan or early by the previous one; no resident
+  // block uploaded; every op of a block after that upload.
+  constexpr int kBefore = -2;  // uploaded by a previous plan that is not given
   std::vector<int> upload(size_t(shape.layers), -1);
+  std::vector<char> early(size_t(shape.layers), 0);
   for (int i = 0; i < n; ++i) {
     const Op& op = ops[size_t(i)];
     if (op.kind != OpKind::upload) continue;
     if (op.layer < 0 || op.layer >= shape.layers || !policy.offload[size_t(op.layer)])
       throw std::logic_error(fmt::format("plan: op {} '{}' uploads a block that is not offloaded", i, op.name));
+    if (op.next_step) {
+      if (early[size_t(op.layer)]) throw std::logic_error(fmt::format("plan: block {} is uploaded early twice ('{}')",
+                                                                      op.layer, op.name));
+      early[size_t(op.layer)] = 1;
+      continue;
+    }
     if (upload[size_t(op.layer)] >= 0)
       throw std::logic_error(fmt::format("plan: block {} is uploaded twice ('{}')", op.layer, op.name));
-    upload[size_t(op.layer)] = i;
+    upload[size_t(op.layer)] = P + i;
+  }
+  if (continues) {
+    auto carried_in = [&](int64_t layer, int node) {
+      if (upload[size_t(layer)] != -1)
+        throw std::logic_error(fmt::format("plan: block {} is uploaded twice: here and early by the previous step",
+                                           layer));
+      upload[size_t(layer)] = node;
+    };
+    if (prev) {
+      for (int x = 0; x < P; ++x)
+        if (prev->ops[size_t(x)].next_step) carried_in(prev->ops[size_t(x)].layer, x);
+    } else {
+      for (int64_t l = 0; l < shape.layers; ++l)
+        if (early[size_t(l)]) carried_in(l, kBefore);
+    }
   }
   for (int64_t l = 0; l < shape.layers; ++l)
-    if (policy.offload[size_t(l)] && upload[size_t(l)] < 0)
+    if (policy.offload[size_t(l)] && upload[size_t(l)] == -1)
       throw std::logic_error(fmt::format("plan: offloaded block {} is never uploaded", l));
   for (int i = 0; i < n; ++i) {
     const Op& op = ops[size_t(i)];
     if (op.layer < 0 || op.kind == OpKind::upload || op.kind == OpKind::alloc || op.kind == OpKind::free) continue;
     const int u = upload[size_t(op.layer)];
-    if (u >= 0 && !reaches(i, u))
-      throw std::logic_error(fmt::format("plan: op '{}' does not wait for its block's upload '{}'", op.name, ops[size_t(u)].name));
+    if (u >= 0 && !reaches(P + i, u))
+      throw std::logic_error(fmt::format("plan: op '{}' does not wait for its block's upload {}", op.name, name_at(u)));
+    if (u == kBefore && !waits_for_previous(P + i))
+      throw std::logic_error(fmt::format("plan: op '{}' does not wait for its block's upload in the previous step's plan",
+                                         op.name));
   }
-  // A slot passes from one block to the next only after every op of the previous occupant has finished.
-  std::vector<int> slot_last_use;
-  std::vector<int64_t> slot_layer;
-  for (int i = 0; i < n; ++i) {
-    const Op& op = ops[size_t(i)];
+  // An upload reads the host slab: after the block's latest copy back.
+  std::vector<int> copied_back(size_t(shape.layers), -1);
+  for (int x = 0; x < N; ++x) {
+    const Op& op = op_at(x);
+    if (op.layer < 0 || op.layer >= shape.layers) continue;
+    if (op.kind == OpKind::download) copied_back[size_t(op.layer)] = x;
+    if (op.kind == OpKind::upload && copied_back[size_t(op.layer)] >= 0 && !reaches(x, copied_back[size_t(op.layer)]))
+      throw std::logic_error(fmt::format("plan: '{}' may read block {}'s host copy before {} has written it back",
+                                         op.name, op.layer, name_at(copied_back[size_t(op.layer)])));
+  }
+  // A slot passes from one block to the next only after every op of the previous occupant has finished. A slot first
+  // used without an upload holds a block carried in from a previous plan that is not given.
+  struct Occupant {
+    int64_t layer = -1;
+    std::vector<int> nodes;  // its ops on the slot so far
+  };
+  std::vector<Occupant> slot_of;
+  for (int x = 0; x < N; ++x) {
+    const Op& op = op_at(x);
     if (op.slot < 0) continue;
-    if (size_t(op.slot) >= slot_last_use.size()) {
-      slot_last_use.resize(size_t(op.slot) + 1, -1);
-      slot_layer.resize(size_t(op.slot) + 1, -1);
+    if (size_t(op.slot) >= slot_of.size()) slot_of.resize(size_t(op.slot) + 1);
+    Occupant& o = slot_of[size_t(op.slot)];
+    if (op.kind == OpKind::upload) {
+      for (int y : o.nodes)
+        if (!reaches(x, y))
+          throw std::logic_error(fmt::format("plan: '{}' writes slot {} while {} may still use it", op.name, op.slot,
+                                             name_at(y)));
+      o.layer = op.layer;
+      o.nodes = {x};
+      continue;
     }
-    const size_t s = size_t(op.slot);
-    if (op.kind == OpKind::upload && slot_layer[s] >= 0 && slot_layer[s] != op.layer) {
-      // every op of the previous occupant must be an ancestor of this upload
-      for (int k = 0; k < i; ++k) {
-        const Op& prev = ops[size_t(k)];
-        if (prev.slot == op.slot && prev.layer == slot_layer[s] && !reaches(i, k))
-          throw std::logic_error(fmt::format("plan: '{}' writes slot {} while '{}' may still use it", op.name, op.slot,
-                                             prev.name));
-      }
-    }
-    if (op.kind == OpKind::upload) slot_layer[s] = op.layer;
-    else if (slot_layer[s] != op.layer)
-      throw std::logic_error(fmt::format("plan: '{}' uses slot {}, which holds block {}", op.name, op.slot, slot_layer[s]));
-    slot_last_use[s] = i;
+    if (o.layer < 0 && (x < P ? prev->continues : continues && !prev)) o.layer = op.layer;
+    if (o.layer != op.layer)
+      throw std::logic_error(fmt::format("plan: '{}' uses slot {}, which holds {}", op.name, op.slot,
+                                         o.layer < 0 ? std::string("no block") : fmt::format("block {}", o.layer)));
+    o.nodes.push_back(x);
   }
 }
 

@@ -52,14 +52,29 @@ struct Op {
   int pass = 0;              // embed/forward/head: +1 for the +eps pass, -1 for the -eps pass
   int64_t updates = 0;       // replay/zo+: pending updates applied (replay: steps regenerated)
   bool pinned = true;        // copies: host side pinned (false models pageable memory)
+  bool next_step = false;    // upload: it uploads a block for the next step's plan (--prefetch-next, see below)
   std::vector<int> deps;     // indices of earlier ops that must finish first (besides queue order)
+  std::vector<int> prev_deps;  // indices of ops of the previous step's plan that must finish first (continued plans)
 };
 
+// Plans in a chain (--prefetch-next on). A step's plan ends with early uploads (`next_step`, named h2d/next/Lxx):
+// the first min(D+1, offloaded) blocks of the next step, enqueued before the loss so that they run on the h2d queue
+// while the step's last block and the head compute. The plan after it `continues` it: it does not upload those
+// blocks, and its first op on each of them lists the early upload in `prev_deps`. Uploads form one stream across the
+// steps: the g-th upload of the chain lands in slot g mod S and waits for the release of upload g-S and for the zo=
+// of block g-D-1 (the prefetch window), wherever those ops are; and an upload waits for the latest copy back of its
+// block (the host slab must hold the newest copy). Where those ops are in the previous step, they are prev_deps.
+// Executors order a continued plan after the previous one only through prev_deps and queue order (the queues are
+// the same streams from step to step), so the previous plan's ops must still be known when it starts: the CUDA
+// executor keeps the previous step's events, the CPU executor finishes each step before the next, the simulator runs
+// the chain on one timeline. A plan that does not continue (the first step, the first after a flush, every plan
+// without the knob) uploads its own first blocks and starts after everything before it.
 struct Plan {
   ModelShape shape;
   Policy policy;
   int64_t batch = 1, seq = 2048;
   int64_t step = 0;           // step index; with --writeback K the plan repeats every K steps
+  bool continues = false;     // finds its first blocks uploaded by the previous step's plan (see above)
   int slot_count = 0;         // GPU slots (reuse) or the most live allocations planned for (alloc)
   int64_t slot_bytes = 0;     // one slot: wire buffer plus a compute-format buffer when the formats differ
   int64_t wire_block_bytes = 0;     // one block on the link
@@ -68,9 +83,12 @@ struct Plan {
   MemoryPrediction memory;
 
   int64_t tokens() const { return batch * seq; }
-  // Checks the structural invariants (deps point to earlier ops, slots are handed over through a dependency,
-  // each offloaded block is uploaded once); throws std::logic_error naming the op.
-  void validate() const;
+  // Checks the structural invariants (deps point to earlier ops, slots are handed over through a dependency, each
+  // offloaded block is uploaded once per step, counting the previous plan's early uploads as this step's, an upload
+  // waits for its block's latest copy back); throws std::logic_error naming the op. A continued plan is checked
+  // across the step boundary when `previous` (the plan it continues) is given; alone, its first blocks are taken
+  // to be those its own early uploads carry (the same policy uploads the same blocks early every step).
+  void validate(const Plan* previous = nullptr) const;
   int find(std::string_view name) const;  // index of the op, -1 if absent
 };
 
@@ -83,8 +101,15 @@ int64_t wire_bytes(const ModelShape& shape, DType dt);
 // (block l is copied back at the steps s with (s + l) % K == K - 1, so each step copies back about 1/K of the
 // blocks). Throws std::invalid_argument (with the prediction's terms) when the policy's --gpu-mem-budget is
 // exceeded. `memory_model` holds the named constants of the memory prediction.
+// With --prefetch-next on and `previous` (the plan of step - 1, same shape, policy, batch and seq) given, the plan
+// continues it; without `previous` it starts fresh (and still ends with the next step's early uploads).
 Plan build_plan(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq, int64_t step = 0,
-                const MemoryModel& memory_model = MemoryModel{});
+                const MemoryModel& memory_model = MemoryModel{}, const Plan* previous = nullptr);
+
+// The plans of steps first .. first+count-1 as a run executes them from `first` on: the first starts fresh and,
+// with --prefetch-next on, each later one continues the one before.
+std::vector<Plan> build_plan_sequence(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq,
+                                      int64_t first, int64_t count, const MemoryModel& memory_model = MemoryModel{});
 
 // --slots alloc: the caching allocator counts a buffer from alloc/Lxx to free/Lxx as the host runs them, in program
 // order (the CUDA executor enqueues the whole step before the GPU catches up), so the bytes of buffers live at once,

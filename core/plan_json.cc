@@ -21,7 +21,7 @@ static json terms_to_json(const std::vector<MemoryTerm>& terms) {
 json plan_to_json(const Plan& p) {
   json ops = json::array();
   for (const auto& op : p.ops) {
-    ops.push_back({{"name", op.name},
+    json o = {{"name", op.name},
                    {"kind", std::string(op_kind_name(op.kind))},
                    {"queue", std::string(queue_name(op.queue))},
                    {"layer", op.layer},
@@ -35,13 +35,18 @@ json plan_to_json(const Plan& p) {
                    {"pass", op.pass},
                    {"updates", op.updates},
                    {"pinned", op.pinned},
-                   {"deps", op.deps}});
+                   {"deps", op.deps}};
+    // Only in chained plans (--prefetch-next), so other plans read as before.
+    if (op.next_step) o["next_step"] = true;
+    if (!op.prev_deps.empty()) o["prev_deps"] = op.prev_deps;
+    ops.push_back(std::move(o));
   }
   return json{{"model", shape_to_hf_config(p.shape, std::string(dtype_name(p.policy.dtype)))},
               {"policy", policy_to_json(p.policy)},
               {"batch", p.batch},
               {"seq", p.seq},
               {"step", p.step},
+              {"continues", p.continues},
               {"slot_count", p.slot_count},
               {"slot_bytes", p.slot_bytes},
               {"wire_block_bytes", p.wire_block_bytes},
@@ -105,6 +110,7 @@ Plan plan_from_json(const json& j, const std::string& where) {
   p.batch = field<int64_t>(j, "batch", where, "an integer");
   p.seq = field<int64_t>(j, "seq", where, "an integer");
   p.step = field<int64_t>(j, "step", where, "an integer");
+  p.continues = j.value("continues", false);  // plans written before --prefetch-next existed start fresh
   p.slot_count = field<int>(j, "slot_count", where, "an integer");
   p.slot_bytes = field<int64_t>(j, "slot_bytes", where, "an integer");
   p.wire_block_bytes = field<int64_t>(j, "wire_block_bytes", where, "an integer");
@@ -136,6 +142,15 @@ Plan plan_from_json(const json& j, const std::string& where) {
     for (int d : op.deps)
       if (d < 0 || size_t(d) >= i)
         throw std::invalid_argument(fmt::format("{}: field 'deps': {} is not the index of an earlier op", w, d));
+    op.next_step = o.value("next_step", false);
+    if (o.contains("prev_deps")) {
+      op.prev_deps = field<std::vector<int>>(o, "prev_deps", w, "an array of op indices of the previous step's plan");
+      for (int d : op.prev_deps)
+        if (d < 0) throw std::invalid_argument(fmt::format("{}: field 'prev_deps': {} is not an op index", w, d));
+      if (!op.prev_deps.empty() && !p.continues)
+        throw std::invalid_argument(fmt::format("{}: field 'prev_deps': the plan does not continue a previous one "
+                                                "(field 'continues')", w));
+    }
     p.ops.push_back(std::move(op));
   }
   // The per-upload buffers live at once follow from the ops as they stand (an edited plan included, or one written
@@ -151,20 +166,29 @@ Plan plan_from_json(const json& j, const std::string& where) {
   return p;
 }
 
+// "3,5" and, for ops waiting for the previous step's plan, "p12".
+static std::string deps_text(const Op& op) {
+  std::string s = fmt::format("{}", fmt::join(op.deps, ","));
+  for (int d : op.prev_deps) s += fmt::format("{}p{}", s.empty() ? "" : ",", d);
+  return s;
+}
+
 std::string plan_table(const Plan& p) {
   std::string s = fmt::format("plan: {} layers, offload {}, prefetch {}, slots {} x {} B ({}), overlap {}, dtype {}, "
-                              "wire {}, master {}, writeback {}, step {}, batch {}, seq {}\n",
+                              "wire {}, master {}, writeback {}, prefetch-next {}, step {}{}, batch {}, seq {}\n",
                               p.shape.layers, format_offload(p.policy.offload), p.policy.prefetch, p.slot_count,
                               p.slot_bytes, slot_mode_name(p.policy.slots), p.policy.overlap ? "on" : "off",
                               dtype_name(p.policy.dtype), dtype_name(p.policy.wire), dtype_name(p.policy.master),
-                              p.policy.writeback, p.step, p.batch, p.seq);
+                              p.policy.writeback, p.policy.prefetch_next ? "on" : "off", p.step,
+                              p.continues ? " (continues the previous step's plan: deps p<i> are its ops)" : "",
+                              p.batch, p.seq);
   s += fmt::format("{:>5}  {:<16} {:<12} {:>4}  {:>14}  {:>12}  {:>14}  {}\n", "#", "op", "queue", "slot", "link bytes",
                    "GFLOP", "mem bytes", "deps");
   for (size_t i = 0; i < p.ops.size(); ++i) {
     const Op& op = p.ops[i];
     s += fmt::format("{:>5}  {:<16} {:<12} {:>4}  {:>14}  {:>12.3f}  {:>14}  {}\n", i, op.name, queue_name(op.queue),
                      op.slot >= 0 ? std::to_string(op.slot) : std::string("-"), op.link_bytes, op.flops * 1e-9,
-                     op.mem_bytes, fmt::join(op.deps, ","));
+                     op.mem_bytes, deps_text(op));
   }
   s += "GPU memory prediction:\n";
   for (const auto& t : p.memory.gpu)

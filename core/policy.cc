@@ -43,6 +43,20 @@ void Policy::validate() const {
         "--writeback {}: with --wire {} below --master {} nothing is copied back (the host updates its master every "
         "step), so --writeback must be 1",
         writeback, dtype_name(wire), dtype_name(master)));
+  // The next step's uploads must run beside this step's tail on a queue of their own, into slots that outlive the
+  // step, from a host copy that is final once this step's copy back is done.
+  if (prefetch_next && !overlap)
+    throw std::invalid_argument(
+        "--prefetch-next on needs --overlap on: on one queue the next step's uploads would run before the loss, not "
+        "beside the step's tail");
+  if (prefetch_next && slots == SlotMode::alloc)
+    throw std::invalid_argument(
+        "--prefetch-next on needs --slots reuse: a per-upload buffer would outlive the step that allocated it");
+  if (prefetch_next && !gpu_writes_back())
+    throw std::invalid_argument(fmt::format(
+        "--prefetch-next on needs the wire at least as precise as the master (got --wire {} below --master {}): the "
+        "host updates its master after the step's loss, so the next step's upload could not start before it",
+        dtype_name(wire), dtype_name(master)));
 }
 
 static std::string trim(std::string_view s) {
@@ -187,6 +201,7 @@ Policy resolve_policy(const PolicyOptions& o, int64_t layers) {
   p.master = o.master.empty() ? p.dtype : parse_dtype(o.master, "--master");
   p.writeback = o.writeback;
   p.gpu_mem_budget = parse_bytes(o.gpu_mem_budget, "--gpu-mem-budget");
+  p.prefetch_next = parse_on_off(o.prefetch_next, "--prefetch-next");
   p.validate();
   return p;
 }
@@ -200,7 +215,8 @@ nlohmann::json policy_to_json(const Policy& p) {
                         {"wire", std::string(dtype_name(p.wire))},
                         {"master", std::string(dtype_name(p.master))},
                         {"writeback", p.writeback},
-                        {"gpu_mem_budget", p.gpu_mem_budget}};
+                        {"gpu_mem_budget", p.gpu_mem_budget},
+                        {"prefetch_next", p.prefetch_next ? "on" : "off"}};
 }
 
 PolicyOptions policy_options_of(const Policy& p) {
@@ -214,6 +230,7 @@ PolicyOptions policy_options_of(const Policy& p) {
   o.master = std::string(dtype_name(p.master));
   o.writeback = p.writeback;
   o.gpu_mem_budget = std::to_string(p.gpu_mem_budget);
+  o.prefetch_next = p.prefetch_next ? "on" : "off";
   return o;
 }
 
@@ -233,21 +250,26 @@ PolicyOptions policy_options_from_json(const nlohmann::json& j, const std::strin
     out = j[field].get<int64_t>();
   };
   for (auto it = j.begin(); it != j.end(); ++it) {
-    static const char* known[] = {"offload", "prefetch", "slots", "overlap", "dtype",
-                                  "wire",    "master",   "writeback", "gpu_mem_budget"};
+    static const char* known[] = {"offload", "prefetch",  "slots",          "overlap",      "dtype",
+                                  "wire",    "master",    "writeback",      "gpu_mem_budget", "prefetch_next"};
     bool ok = false;
     for (const char* k : known) ok = ok || it.key() == k;
     if (!ok)
       throw std::invalid_argument(fmt::format(
           "{}: unknown policy field '{}' (expected offload, prefetch, slots, overlap, dtype, wire, master, writeback, "
-          "gpu_mem_budget)",
+          "gpu_mem_budget, prefetch_next)",
           where, it.key()));
   }
   str("offload", o.offload);
   integer("prefetch", o.prefetch);
   str("slots", o.slots);
-  if (j.contains("overlap") && j["overlap"].is_boolean()) o.overlap = j["overlap"].get<bool>() ? "on" : "off";
-  else str("overlap", o.overlap);
+  // The switches take on/off or a JSON boolean.
+  auto on_off = [&](const char* field, std::string& out) {
+    if (j.contains(field) && j[field].is_boolean()) out = j[field].get<bool>() ? "on" : "off";
+    else str(field, out);
+  };
+  on_off("overlap", o.overlap);
+  on_off("prefetch_next", o.prefetch_next);
   str("dtype", o.dtype);
   str("wire", o.wire);
   str("master", o.master);

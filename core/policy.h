@@ -26,6 +26,7 @@ struct PolicyOptions {
   std::string master;  // "" = dtype
   int64_t writeback = 1;
   std::string gpu_mem_budget = "0";  // bytes, or with a suffix: 40GB, 40GiB, 512MB, 0 = none
+  std::string prefetch_next = "off";
 };
 
 // The resolved policy for a model with a known number of layers.
@@ -39,6 +40,9 @@ struct Policy {
   DType master = DType::f16;  // host copy
   int64_t writeback = 1;      // copy a block back every K steps (K >= 1)
   int64_t gpu_mem_budget = 0; // bytes; 0 = no budget
+  // Upload the next step's first blocks at the end of this step, while its last block and the head compute, so the
+  // link never idles between steps (core/plan.h says how plans chain).
+  bool prefetch_next = false;
 
   int64_t layers() const { return int64_t(offload.size()); }
   int64_t offloaded_count() const;

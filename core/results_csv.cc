@@ -18,10 +18,10 @@ namespace zo2 {
 
 const std::vector<std::string>& result_columns() {
   static const std::vector<std::string> kColumns{
-      "commit", "date",     "card",     "driver",    "executor",  "model",          "batch",  "seq",
-      "dtype",  "offload",  "prefetch", "slots",     "overlap",   "wire",           "master", "writeback",
-      "gpu_mem_budget",     "metric",   "value",     "unit",      "repeats",        "min",    "median",
-      "max"};
+      "commit",    "date",          "card",           "driver",   "executor", "model",   "batch",
+      "seq",       "dtype",         "offload",        "prefetch", "slots",    "overlap", "wire",
+      "master",    "writeback",     "prefetch_next",  "gpu_mem_budget",       "metric",  "value",
+      "unit",      "repeats",       "min",            "median",   "max"};
   return kColumns;
 }
 
@@ -43,6 +43,7 @@ void ResultRow::set_policy(const Policy& p) {
   set("wire", std::string(dtype_name(p.wire)));
   set("master", std::string(dtype_name(p.master)));
   set("writeback", std::to_string(p.writeback));
+  set("prefetch_next", p.prefetch_next ? "on" : "off");
   set("gpu_mem_budget", std::to_string(p.gpu_mem_budget));
 }
 

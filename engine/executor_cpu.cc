@@ -1,5 +1,5 @@
 // The CPU reference executor: queues as threads, dependencies as completion flags, seeded random interleavings and
-// slot poisoning.
+// slot poisoning. Each run() finishes every op of its plan, so a continued plan's prev_deps have finished already.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
@@ -25,15 +25,21 @@ class CpuExecutor final : public Executor {
     done_.assign(n, false);
     failure_ = nullptr;
     started_.clear();
-    // The op after which a slot's occupant is gone: the last op of that block on that slot (reuse) or its free.
+    // The op after which a slot's occupant is gone: its last op on the slot before the next upload into it, or in
+    // the plan (reuse; alloc buffers are poisoned by their free). A block uploaded for the next step stays.
     std::vector<bool> releases(n, false);
+    std::vector<int> last_on_slot;
+    auto release = [&](int i) {
+      if (i >= 0 && !ops[size_t(i)].next_step) releases[size_t(i)] = true;
+    };
     for (size_t i = 0; i < n; ++i) {
       if (ops[i].slot < 0 || ops[i].layer < 0) continue;
-      bool later = false;
-      for (size_t j = i + 1; j < n && !later; ++j)
-        later = ops[j].slot == ops[i].slot && ops[j].layer == ops[i].layer;
-      releases[i] = !later;
+      if (size_t(ops[i].slot) >= last_on_slot.size()) last_on_slot.resize(size_t(ops[i].slot) + 1, -1);
+      int& last = last_on_slot[size_t(ops[i].slot)];
+      if (ops[i].kind == OpKind::upload) release(last);
+      last = int(i);
     }
+    for (int last : last_on_slot) release(last);
     std::vector<std::vector<size_t>> per_queue(kQueueCount);
     for (size_t i = 0; i < n; ++i) per_queue[size_t(ops[i].queue)].push_back(i);
 

@@ -8,7 +8,10 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "engine/cuda_check.h"
 #include "engine/executor.h"
@@ -21,8 +24,9 @@ namespace {
 // are recorded by the enqueueing thread and complete on the GPU, then runs on the host.
 class HostWorker {
  public:
-  HostWorker(const std::vector<Op>& ops, const std::vector<cudaEvent_t>& events)
-      : ops_(ops), events_(events), recorded_(ops.size(), false) {}
+  HostWorker(const std::vector<Op>& ops, const std::vector<cudaEvent_t>& events,
+             const std::vector<cudaEvent_t>& previous_events)
+      : ops_(ops), events_(events), previous_events_(previous_events), recorded_(ops.size(), false) {}
   ~HostWorker() {  // after an error on the enqueueing thread: let the worker stop instead of waiting forever
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -72,6 +76,7 @@ class HostWorker {
       }
       try {
         for (int d : ops_[size_t(i)].deps) CUDA_CHECK(cudaEventSynchronize(events_[size_t(d)]));
+        for (int d : ops_[size_t(i)].prev_deps) CUDA_CHECK(cudaEventSynchronize(previous_events_[size_t(d)]));
         run_op(ops_[size_t(i)], st);
       } catch (...) {
         failure_ = std::current_exception();
@@ -82,6 +87,7 @@ class HostWorker {
 
   const std::vector<Op>& ops_;
   const std::vector<cudaEvent_t>& events_;
+  const std::vector<cudaEvent_t>& previous_events_;  // all recorded before this step started
   std::vector<bool> recorded_;
   std::vector<int> queue_;
   bool closed_ = false;
@@ -100,25 +106,39 @@ class CudaExecutor final : public Executor {
 
   ~CudaExecutor() override {
     for (cudaEvent_t e : events_) cudaEventDestroy(e);
+    for (cudaEvent_t e : previous_events_) cudaEventDestroy(e);
   }
 
   void run(StepState& st) override {
     const auto& ops = st.plan->ops;
+    // The last step's events stay alive for this step's prev_deps; this step records into the pool of the step
+    // before (a stream wait already enqueued on an event is not affected by recording it again).
+    std::swap(events_, previous_events_);
+    std::swap(recorded_, previous_recorded_);
     while (events_.size() < ops.size()) {
       cudaEvent_t e;
       CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
       events_.push_back(e);
     }
-    // Order this step after everything the last one enqueued, without waiting on the host.
-    const std::array<c10::cuda::CUDAStream, 3> streams{h2d_, compute_, d2h_};
-    for (const auto& s : streams)
-      for (cudaEvent_t tail : tails_) CUDA_CHECK(cudaStreamWaitEvent(s.stream(), tail, 0));
+    recorded_.assign(ops.size(), false);
+    if (!st.plan->continues) {
+      // Order this step after everything the last one enqueued, without waiting on the host.
+      const std::array<c10::cuda::CUDAStream, 3> streams{h2d_, compute_, d2h_};
+      for (const auto& s : streams)
+        for (cudaEvent_t tail : tails_) CUDA_CHECK(cudaStreamWaitEvent(s.stream(), tail, 0));
+    }
+    // A continued plan follows the last one only through its prev_deps and the streams' order.
+    for (const Op& op : ops)
+      for (int d : op.prev_deps)
+        if (d < 0 || size_t(d) >= previous_recorded_.size() || !previous_recorded_[size_t(d)])
+          throw std::logic_error(fmt::format("op '{}' waits for op {} of the previous step, which did not record an "
+                                             "event on a stream", op.name, d));
     tails_.clear();
 
     started_.clear();
     std::array<int, kQueueCount> last_on_queue;
     last_on_queue.fill(-1);
-    HostWorker host_updates(ops, events_);  // host/update ops run beside the enqueueing thread
+    HostWorker host_updates(ops, events_, previous_events_);  // host/update ops run beside the enqueueing thread
     for (size_t i = 0; i < ops.size(); ++i) {
       const Op& op = ops[i];
       if (op.queue == Queue::host_update) {
@@ -130,6 +150,7 @@ class CudaExecutor final : public Executor {
       c10::cuda::CUDAStreamGuard guard(stream);
       for (int d : op.deps)
         if (stream_for(ops[size_t(d)].queue) != stream) CUDA_CHECK(cudaStreamWaitEvent(stream.stream(), events_[size_t(d)], 0));
+      for (int d : op.prev_deps) CUDA_CHECK(cudaStreamWaitEvent(stream.stream(), previous_events_[size_t(d)], 0));
       started_.push_back(int(i));
       {
         NvtxRange range(op.name.c_str());
@@ -142,6 +163,7 @@ class CudaExecutor final : public Executor {
         buffer.record_stream(d2h_);
       }
       CUDA_CHECK(cudaEventRecord(events_[i], stream.stream()));
+      recorded_[i] = true;
       host_updates.recorded(int(i));
       last_on_queue[size_t(op.queue)] = int(i);
     }
@@ -165,7 +187,8 @@ class CudaExecutor final : public Executor {
   }
 
   c10::cuda::CUDAStream h2d_, compute_, d2h_;
-  std::vector<cudaEvent_t> events_;
+  std::vector<cudaEvent_t> events_, previous_events_;  // this step's and the last step's, per op
+  std::vector<bool> recorded_, previous_recorded_;     // whether the op recorded its event (host_update ops do not)
   std::vector<cudaEvent_t> tails_;
 };
 

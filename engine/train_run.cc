@@ -81,17 +81,16 @@ void write_results(const TrainOptions& o, const ModelShape& shape, const Policy&
     r.set("unit", unit);
     return r;
   };
-  // Link bytes per step, averaged over a writeback cycle, from the plans the engine ran; achieved GB/s against the
-  // mean step time.
+  // Link bytes per step, averaged over a steady-state writeback cycle (steps K..2K-1: with --prefetch-next the first
+  // step also uploads its own first blocks), from the plans the engine ran; achieved GB/s against the mean step time.
   double link_bytes = 0;
-  int64_t predicted_gpu_bytes = 0;
-  for (int64_t k = 0; k < policy.writeback; ++k) {
-    const Plan plan = build_plan(shape, policy, o.batch, o.seq, k);
-    if (k == 0) predicted_gpu_bytes = plan.memory.gpu_total();
-    for (const Op& op : plan.ops)
+  const int64_t k = policy.writeback;
+  const std::vector<Plan> plans = build_plan_sequence(shape, policy, o.batch, o.seq, 0, 2 * k);
+  const int64_t predicted_gpu_bytes = plans.front().memory.gpu_total();
+  for (size_t s = size_t(k); s < plans.size(); ++s)
+    for (const Op& op : plans[s].ops)
       if (op.kind == OpKind::upload || op.kind == OpKind::download) link_bytes += double(op.link_bytes);
-  }
-  link_bytes /= double(policy.writeback);
+  link_bytes /= double(k);
   double mean = 0;
   for (double x : secs) mean += x / double(secs.size());
   rows.push_back(scalar_row("link_bytes_per_step", link_bytes, "B"));
@@ -139,6 +138,8 @@ TrainSummary run_training(const TrainOptions& o, std::FILE* progress) {
   summary.parameters = model.parameter_count();
   if (on_gpu) cuda_reset_allocator_peak();
   const GpuInfo gpu = gpu_info();
+  // The peer's timing rule for every policy: each step ends with a device synchronize. With --prefetch-next the
+  // synchronize also waits for the next step's first uploads, which then start that step with their blocks on the GPU.
   for (int64_t step = 0; step < o.steps; ++step) {
     at::Tensor ids = batches.next().to(device);
     const auto start = std::chrono::steady_clock::now();

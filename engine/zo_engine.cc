@@ -53,7 +53,12 @@ ZoEngine::ZoEngine(OptModel& model, Policy policy, ZoHyper hyper, int64_t batch,
 }
 
 StepResult ZoEngine::step(const at::Tensor& input_ids) {
-  if (step_ > 0 && policy_.writeback > 1 && !plan_fixed_) plan_ = build_plan(model_.shape, policy_, batch_, seq_, step_);
+  if (step_ > 0 && (policy_.writeback > 1 || policy_.prefetch_next) && !plan_fixed_) {
+    // With --prefetch-next the plan continues the last one, whose early uploads hold its first blocks; after a flush
+    // the slots hold nothing it can use, so it starts fresh.
+    Plan next = build_plan(model_.shape, policy_, batch_, seq_, step_, MemoryModel{}, carried_.empty() ? nullptr : &plan_);
+    plan_ = std::move(next);
+  }
   StepState st;
   st.model = &model_;
   st.plan = &plan_;
@@ -68,7 +73,12 @@ StepResult ZoEngine::step(const at::Tensor& input_ids) {
   st.slots = slots_;
   st.slot_wire = slot_wire_;
   st.slot_scales = slot_scales_;
+  if (plan_.continues) st.resident_views = carried_;  // where the previous step's early uploads put its blocks
+  carried_.clear();
   executor_->run(st);
+  // The views of the blocks uploaded for the next step (set when those uploads were enqueued or ran).
+  for (const Op& op : plan_.ops)
+    if (op.next_step) carried_.emplace(op.layer, st.resident_views.at(op.layer));
 
   StepResult r;
   r.step = step_;
@@ -91,6 +101,7 @@ void ZoEngine::use_plan(Plan plan) {
 
 void ZoEngine::flush() {
   executor_->synchronize();
+  carried_.clear();  // the flush reuses a slot and updates the host copies: the next step uploads its own blocks
   // Bring every block to the trained state: upload, replay what the GPU copy held beyond the host's, apply the
   // pending update, copy back. Built as a plan-less sequence of the same actions.
   StepState st;

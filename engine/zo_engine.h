@@ -3,6 +3,7 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -27,7 +28,8 @@ class ZoEngine {
   void flush();
 
   // Runs `plan` for every following step instead of building one from the policy (tests and experiments that edit
-  // plans: the executors follow whatever order and edges it has).
+  // plans: the executors follow whatever order and edges it has). Called before each step, it feeds a chain of
+  // plans (--prefetch-next): a plan that continues the last one finds the blocks that plan uploaded for it.
   void use_plan(Plan plan);
   const Plan& plan() const { return plan_; }
   const Executor& executor() const { return *executor_; }
@@ -42,6 +44,7 @@ class ZoEngine {
   std::unique_ptr<Executor> executor_;
   Plan plan_;
   std::vector<at::Tensor> slots_, slot_wire_, slot_scales_;
+  std::map<int64_t, ParamSlab> carried_;  // layer -> its slot's views: blocks the last step uploaded for the next
   std::vector<PendingUpdate> history_;  // history_[j]: step j's seed and projected gradient
   PendingUpdate pending_;
   int64_t step_ = 0;

@@ -22,8 +22,12 @@ struct PlanArgs {
 void run(const PlanArgs& a) {
   const ModelShape shape = load_model(a.model);
   const Policy policy = resolve_policy(a.policy, shape.layers);
-  const Plan plan = build_plan(shape, policy, a.batch, a.seq, a.step);
-  plan.validate();
+  // With --prefetch-next on, the plan of a step after the first continues the one before (its prev_deps index that
+  // plan): build them in order from step 0, as a run does.
+  const int64_t first = policy.prefetch_next && a.step > 0 ? 0 : a.step;
+  const std::vector<Plan> plans = build_plan_sequence(shape, policy, a.batch, a.seq, first, a.step - first + 1);
+  const Plan& plan = plans.back();
+  plan.validate(plans.size() > 1 ? &plans[plans.size() - 2] : nullptr);
   write_output(a.out, a.format == "json" ? plan_to_json(plan).dump(2) + "\n" : plan_table(plan));
 }
 

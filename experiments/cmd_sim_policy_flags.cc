@@ -17,6 +17,9 @@ void add_policy_options(CLI::App& app, PolicyOptions& o) {
   app.add_option("--wire", o.wire, "format on the link: fp32, bf16, fp16 or fp8 (default: --dtype)");
   app.add_option("--master", o.master, "host master format: fp32, bf16 or fp16 (default: --dtype)");
   app.add_option("--writeback", o.writeback, "copy a block back every K steps (K >= 1)")->capture_default_str();
+  app.add_option("--prefetch-next", o.prefetch_next,
+                 "on: upload the next step's first blocks while this step's last block and head compute")
+      ->capture_default_str();
   app.add_option("--gpu-mem-budget", o.gpu_mem_budget,
                  "refuse a plan whose predicted GPU memory exceeds this (bytes, or 40GB, 40GiB; 0 = none)")
       ->capture_default_str();

@@ -122,13 +122,14 @@ SweepSpec parse_spec(const std::string& path) {
     const std::string sw = w + ": search";
     if (!q.is_object()) bad(w, "search", "an object", &q);
     static const char* fields[] = {"gpu_mem_budget", "resident", "resident_counts", "prefetch", "writeback",
-                                   "slots",          "overlap",  "dtype",           "wire",     "master"};
+                                   "slots",          "overlap",  "dtype",           "wire",     "master",
+                                   "prefetch_next"};
     for (auto it = q.begin(); it != q.end(); ++it) {
       bool ok = false;
       for (const char* k : fields) ok = ok || it.key() == k;
       if (!ok)
         bad(sw, it.key(), "no such field (expected gpu_mem_budget, resident, resident_counts, prefetch, writeback, "
-                          "slots, overlap, dtype, wire, master)", nullptr);
+                          "slots, overlap, dtype, wire, master, prefetch_next)", nullptr);
     }
     sim::SearchSpace base;
     if (q.contains("resident")) {
@@ -144,6 +145,7 @@ SweepSpec parse_spec(const std::string& path) {
     if (q.contains("dtype")) base.dtype = strings(q["dtype"], sw, "dtype");
     if (q.contains("wire")) base.wire = strings(q["wire"], sw, "wire");
     if (q.contains("master")) base.master = strings(q["master"], sw, "master");
+    if (q.contains("prefetch_next")) base.prefetch_next = strings(q["prefetch_next"], sw, "prefetch_next");
     std::vector<int64_t> budgets{0};
     if (q.contains("gpu_mem_budget")) {
       budgets.clear();

@@ -56,7 +56,7 @@ def main():
         base = {"commit": a.commit, "date": datetime.date.today().isoformat(), "card": a.device,
                 "driver": "", "executor": a.device, "model": "opt-random-4L-h64", "batch": 2, "seq": a.seq,
                 "dtype": "fp32", "offload": "all", "prefetch": 1, "slots": "reuse", "overlap": "on", "master": "fp32",
-                "writeback": 1, "gpu_mem_budget": 0, "repeats": 1}
+                "writeback": 1, "prefetch_next": "off", "gpu_mem_budget": 0, "repeats": 1}
         for wire in ["bf16", "fp16", "fp8"]:
             losses, params = runs[wire]
             for step, (l, r) in enumerate(zip(losses, ref_losses)):

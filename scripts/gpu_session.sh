@@ -59,16 +59,19 @@ for stage in $stages; do
       done
       kill $smi 2>/dev/null
       note "SM clock MHz during speed: $(awk -F', ' 'NR>1 {print $2}' "$OUT/clocks.log" | sort -n | uniq -c | sort -rn | head -3 | tr '\n' ' ')";;
-    offload)  # every block offloaded: the peer-like policy and the best exact one, 1.3B to 30B
+    offload)  # every block offloaded: the peer-like policy and the best exact one (with and without overlapping the
+      # next step's first uploads with this step's tail), 1.3B to 30B
       rc=0
       for model in opt-1.3b opt-6.7b opt-13b opt-30b; do
-        for policy in "--prefetch 1 --writeback 1" "--prefetch 2 --writeback 4"; do
+        for policy in "--prefetch 1 --writeback 1" "--prefetch 2 --writeback 4" \
+                      "--prefetch 2 --writeback 4 --prefetch-next on"; do
           train "$model" offload --offload all $policy; rc=$((rc + $?))
         done
       done;;
-    small)  # 1.3B, every block offloaded: the two policies of `offload`, for its memory rows
+    small)  # 1.3B, every block offloaded: the policies of `offload`, for its memory rows
       rc=0
-      for policy in "--prefetch 1 --writeback 1" "--prefetch 2 --writeback 4"; do
+      for policy in "--prefetch 1 --writeback 1" "--prefetch 2 --writeback 4" \
+                    "--prefetch 2 --writeback 4 --prefetch-next on"; do
         train opt-1.3b offload --offload all $policy; rc=$((rc + $?))
       done;;
     wire)  # 6.7B, every block offloaded, prefetch 1: the link format with the GPU updating (wire = master = compute;
@@ -90,7 +93,8 @@ for stage in $stages; do
     ablation)  # 6.7B, every block offloaded, one knob at a time from the peer-like policy
       rc=0
       for policy in "--prefetch 0" "--prefetch 1" "--prefetch 2" "--prefetch 4" "--prefetch 1 --slots alloc" \
-                    "--prefetch 1 --overlap off" "--prefetch 2 --writeback 4" "--prefetch 2 --writeback 16"; do
+                    "--prefetch 1 --overlap off" "--prefetch 2 --writeback 4" "--prefetch 2 --writeback 16" \
+                    "--prefetch 1 --prefetch-next on"; do
         train opt-6.7b ablation --offload all $policy; rc=$((rc + $?))
       done;;
     budget)  # 30B under a 40 GB budget: the simulator's search picked the first 27 blocks resident
@@ -109,14 +113,15 @@ for stage in $stages; do
     ncu)  # Nsight Compute on the fused ZO kernels (one launch each): what bounds them (issue, pipes, memory, stalls)
       ncu=$(ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
       rc=0
-      for bm in 1/0 1/1 0/1; do  # fp16 perturb, fp16 update+perturb, fp32 update+perturb (dtype/update, default groups)
-        $ncu --kernel-name regex:zo_pass_kernel --launch-skip 5 --launch-count 1 \
+      # dtype/update/groups/min blocks: fp16 perturb, fp16 update+perturb (default and 32 registers), fp32 update+perturb
+      for bm in 1/0/0/-1 1/1/0/-1 1/1/0/8 0/1/0/-1; do
+        $ncu --kernel-name regex:zo_pass_kernel --launch-skip 5 --launch-count 1 --print-details all \
           --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
           --section WarpStateStats --section Occupancy --section SchedulerStats --section LaunchStats \
-          ./build-gpu/benchmarks/bench_engine_zo_pass --benchmark_filter="BM_ZoPassCuda/$bm/0/" \
-          > "$OUT/ncu_${bm/\//_}.log" 2>&1; rc=$((rc + $?))
+          ./build-gpu/benchmarks/bench_engine_zo_pass --benchmark_filter="BM_ZoPassCuda/$bm/" \
+          > "$OUT/ncu_${bm//\//_}.log" 2>&1; rc=$((rc + $?))
         grep -E "Memory Throughput|DRAM Throughput|Compute \(SM\) Throughput|Issue Slots Busy|Achieved Occupancy|Registers Per|No Eligible|Warp Cycles Per Issued" \
-          "$OUT/ncu_${bm/\//_}.log" | sed "s|^|$bm |" | tee -a "$summary"
+          "$OUT/ncu_${bm//\//_}.log" | sed "s|^|$bm |" | tee -a "$summary"
       done;;
     nsys)  # three 6.7B steps under Nsight Systems, NVTX ranges named as the plan's ops
       nsys=/opt/nvidia/nsight-compute/2025.3.1/host/target-linux-x64/nsys

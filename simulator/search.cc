@@ -28,30 +28,33 @@ std::vector<Policy> enumerate_policies(const SearchSpace& sp, int64_t layers, in
             for (const auto& overlap : sp.overlap)
               for (const auto& dtype : sp.dtype)
                 for (const auto& wire : sp.wire)
-                  for (const auto& master : sp.master) {
-                    o.prefetch = d;
-                    o.writeback = k;
-                    o.slots = slots;
-                    o.overlap = overlap;
-                    o.dtype = dtype;
-                    o.wire = wire;
-                    o.master = master;
-                    Policy p;
-                    try {
-                      p = resolve_policy(o, layers);
-                    } catch (const std::invalid_argument&) {
-                      ++bad;
-                      continue;
+                  for (const auto& master : sp.master)
+                    for (const auto& next : sp.prefetch_next) {
+                      o.prefetch_next = next;
+                      o.prefetch = d;
+                      o.writeback = k;
+                      o.slots = slots;
+                      o.overlap = overlap;
+                      o.dtype = dtype;
+                      o.wire = wire;
+                      o.master = master;
+                      Policy p;
+                      try {
+                        p = resolve_policy(o, layers);
+                      } catch (const std::invalid_argument&) {
+                        ++bad;
+                        continue;
+                      }
+                      // With nothing offloaded the streaming knobs mean nothing: keep one such policy.
+                      if (p.offloaded_count() == 0) {
+                        p.prefetch = 0;
+                        p.writeback = 1;
+                        p.slots = SlotMode::reuse;
+                        p.wire = p.master = p.dtype;
+                        p.prefetch_next = false;
+                      }
+                      if (seen.insert(policy_to_json(p).dump()).second) out.push_back(std::move(p));
                     }
-                    // With nothing offloaded the streaming knobs mean nothing: keep one such policy.
-                    if (p.offloaded_count() == 0) {
-                      p.prefetch = 0;
-                      p.writeback = 1;
-                      p.slots = SlotMode::reuse;
-                      p.wire = p.master = p.dtype;
-                    }
-                    if (seen.insert(policy_to_json(p).dump()).second) out.push_back(std::move(p));
-                  }
     }
   }
   if (invalid) *invalid = bad;

@@ -22,6 +22,7 @@ struct SearchSpace {
   std::vector<std::string> dtype = {"fp16"};
   std::vector<std::string> wire = {""};              // "" = dtype
   std::vector<std::string> master = {""};            // "" = dtype
+  std::vector<std::string> prefetch_next = {"off"};
 };
 
 // Every distinct policy of the space for a model with `layers` layers; combinations that resolve_policy rejects

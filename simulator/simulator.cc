@@ -2,6 +2,8 @@
 #include "simulator/simulator.h"
 
 #include <algorithm>
+#include <array>
+#include <iterator>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -166,6 +168,105 @@ class Run {
 
 SimResult simulate(const Plan& plan, const HardwareProfile& profile) { return Run(plan, profile).go(); }
 
+namespace {
+
+// Time within [t0, t1] covered by both sets of intervals; each set is disjoint (one copy at a time per direction).
+TimeNs overlap_within(std::vector<OpTiming> a, std::vector<OpTiming> b, TimeNs t0, TimeNs t1) {
+  auto by_start = [](const OpTiming& x, const OpTiming& y) { return x.start < y.start; };
+  std::sort(a.begin(), a.end(), by_start);
+  std::sort(b.begin(), b.end(), by_start);
+  TimeNs total = 0;
+  for (size_t i = 0, j = 0; i < a.size() && j < b.size();) {
+    const TimeNs lo = std::max({a[i].start, b[j].start, t0}), hi = std::min({a[i].end, b[j].end, t1});
+    if (hi > lo) total += hi - lo;
+    (a[i].end < b[j].end ? i : j)++;
+  }
+  return total;
+}
+
+}  // namespace
+
+std::vector<SimResult> simulate_chain(const std::vector<Plan>& plans, const HardwareProfile& profile) {
+  if (plans.empty()) return {};
+  // Every step's ops in one plan, in the host's enqueue order. Step k's prev_deps become deps on step k-1's ops; the
+  // host enqueues step k once it has read step k-1's losses, so the first op of each of step k's streams waits for
+  // that loss (a step that does not continue waits for every stream of the one before, as the CUDA executor orders
+  // it). The streams run on from step to step.
+  Plan all = plans.front();
+  all.ops.clear();
+  std::vector<int> offset(plans.size()), end_op(plans.size(), -1);
+  std::array<int, kQueueCount> tail;  // last op of each stream of the step before
+  tail.fill(-1);
+  for (size_t k = 0; k < plans.size(); ++k) {
+    const Plan& p = plans[k];
+    offset[k] = int(all.ops.size());
+    std::array<int, kQueueCount> previous_tail = tail;
+    tail.fill(-1);
+    std::array<bool, kQueueCount> first{};
+    first.fill(true);
+    for (size_t i = 0; i < p.ops.size(); ++i) {
+      Op op = p.ops[i];
+      for (int& d : op.deps) d += offset[k];
+      const int stream = stream_of(op);
+      if (k > 0 && p.continues) {
+        for (int d : op.prev_deps) {
+          if (d < 0 || size_t(d) >= plans[k - 1].ops.size())
+            throw std::logic_error(fmt::format("simulate: op '{}' of step {} waits for op {} of the step before, which "
+                                               "has no such op", op.name, p.step, d));
+          op.deps.push_back(offset[k - 1] + d);
+        }
+        if (first[size_t(stream)]) op.deps.push_back(end_op[k - 1]);
+      } else if (k > 0 && first[size_t(stream)]) {
+        for (int t : previous_tail)
+          if (t >= 0) op.deps.push_back(t);
+      }
+      op.prev_deps.clear();
+      first[size_t(stream)] = false;
+      tail[size_t(stream)] = int(all.ops.size());
+      if (op.kind == OpKind::loss) end_op[k] = int(all.ops.size());
+      all.ops.push_back(std::move(op));
+    }
+    if (end_op[k] < 0)  // no loss op (an edited plan): the step ends with the last op the host enqueued
+      end_op[k] = int(all.ops.size()) - 1;
+  }
+  const SimResult whole = simulate(all, profile);
+
+  // Step k runs from the end of step k-1's loss to the end of its own; busy times are those within that window.
+  std::vector<SimResult> out(plans.size());
+  std::vector<OpTiming> h2d, d2h;
+  for (size_t i = 0; i < all.ops.size(); ++i)
+    if (all.ops[i].kind == OpKind::upload) h2d.push_back(whole.timeline[i]);
+    else if (all.ops[i].kind == OpKind::download) d2h.push_back(whole.timeline[i]);
+  TimeNs t0 = 0;
+  for (size_t k = 0; k < plans.size(); ++k) {
+    const TimeNs t1 = whole.timeline[size_t(end_op[k])].end;
+    SimResult& r = out[k];
+    r.makespan_ns = t1 - t0;
+    for (size_t i = 0; i < plans[k].ops.size(); ++i) {
+      const Op& op = plans[k].ops[i];
+      const OpTiming& t = whole.timeline[size_t(offset[k]) + i];
+      r.timeline.push_back({t.start - t0, t.end - t0});
+      if (op.kind == OpKind::upload) r.h2d_bytes += op.link_bytes;
+      if (op.kind == OpKind::download) r.d2h_bytes += op.link_bytes;
+    }
+    TimeNs busy[kResourceCount] = {};
+    for (size_t i = 0; i < all.ops.size(); ++i) {
+      const OpTiming& t = whole.timeline[i];
+      busy[resource_of(all.ops[i].kind)] += std::max<TimeNs>(0, std::min(t.end, t1) - std::max(t.start, t0));
+    }
+    r.h2d_busy_ns = busy[kLinkH2D];
+    r.d2h_busy_ns = busy[kLinkD2H];
+    r.gpu_busy_ns = busy[kGpu];
+    r.host_busy_ns = busy[kHost];
+    r.host_update_busy_ns = busy[kHostPool];
+    r.link_both_busy_ns = overlap_within(h2d, d2h, t0, t1);
+    r.peak_gpu_bytes = plans[k].memory.gpu_total();
+    r.peak_host_bytes = plans[k].memory.host_total();
+    t0 = t1;
+  }
+  return out;
+}
+
 double CycleResult::mean_step_seconds() const {
   double s = 0;
   for (const auto& r : steps) s += r.seconds();
@@ -198,8 +299,22 @@ CycleResult simulate_cycle(const ModelShape& shape, const Policy& policy, int64_
   CycleResult c;
   const int64_t cycle = policy.gpu_writes_back() && policy.offloaded_count() > 0 ? policy.writeback : 1;
   // Default: one steady-state cycle (steps K..2K-1: the first steps replay fewer updates); or the steps asked for.
-  const int64_t first = options.step_count > 0 ? options.first_step : cycle;
   const int64_t steps = options.step_count > 0 ? options.step_count : cycle;
+  if (policy.prefetch_next && policy.offloaded_count() > 0) {
+    // Each step continues the one before, so the steps run from step 0 on one timeline, as a run's do; by default
+    // the cycle measured is the first whole write-back cycle after the chain's transient.
+    const int64_t first = options.step_count > 0 ? options.first_step
+                                                 : std::max<int64_t>(1, (kChainSettleSteps + cycle - 1) / cycle) * cycle;
+    std::vector<Plan> plans = build_plan_sequence(shape, policy, batch, seq, 0, first + steps, options.memory_model);
+    if (options.pageable)
+      for (auto& plan : plans)
+        for (auto& op : plan.ops) op.pinned = false;
+    std::vector<SimResult> results = simulate_chain(plans, profile);
+    c.plans.assign(std::make_move_iterator(plans.begin() + first), std::make_move_iterator(plans.end()));
+    c.steps.assign(std::make_move_iterator(results.begin() + first), std::make_move_iterator(results.end()));
+    return c;
+  }
+  const int64_t first = options.step_count > 0 ? options.first_step : cycle;
   c.plans.reserve(size_t(steps));
   c.steps.reserve(size_t(steps));
   for (int64_t s = first; s < first + steps; ++s) {

@@ -28,8 +28,8 @@ struct OpTiming {
 };
 
 struct SimResult {
-  TimeNs makespan_ns = 0;             // the step: from 0 to the end of its last op
-  std::vector<OpTiming> timeline;     // per op of the plan, same indices
+  TimeNs makespan_ns = 0;             // the step: from 0 to the end of its last op (in a chain: see simulate_chain)
+  std::vector<OpTiming> timeline;     // per op of the plan, same indices, from the step's start
   int64_t h2d_bytes = 0, d2h_bytes = 0;
   TimeNs h2d_busy_ns = 0, d2h_busy_ns = 0, link_both_busy_ns = 0;
   TimeNs gpu_busy_ns = 0, host_busy_ns = 0, host_update_busy_ns = 0;
@@ -41,12 +41,28 @@ struct SimResult {
 // queue order), naming the ops that wait.
 SimResult simulate(const Plan& plan, const HardwareProfile& profile);
 
+// Plans that continue one another (--prefetch-next; core/plan.h) on one timeline: step k's ops wait for their
+// prev_deps, the streams run on from step to step, and the host enqueues step k once it has read step k-1's losses
+// (a plan that does not continue waits for everything before it). Step k lasts from the end of step k-1's loss (0
+// for the first) to the end of its own: the time between the host's waits, the steady-state step of a long run.
+// Its timeline counts from that start (its early uploads may end after its loss, in the next step's time); bytes
+// are its plan's copies; busy times are those within its window. Throws std::logic_error like simulate().
+std::vector<SimResult> simulate_chain(const std::vector<Plan>& plans, const HardwareProfile& profile);
+
+// The steps a chain of plans takes to settle: the first step fills the pipeline itself, and the lag of the link
+// behind the GPU can take a dozen steps to reach its steady value (a few tenths of a percent of a step).
+constexpr int64_t kChainSettleSteps = 16;
+
 // A steady-state cycle of steps: with --writeback K (and the GPU writing back) the plans of steps 0..K-1 differ
 // (which blocks are copied back, how many updates replay), so all K are simulated one after the other; otherwise one.
+// Each step starts on an idle machine, except with --prefetch-next: the steps then run as a chain (simulate_chain)
+// from step 0, as a run's do, and the cycle measured by default starts at the first multiple of K from
+// kChainSettleSteps on.
 struct CycleOptions {
   bool pageable = false;      // host slabs in pageable memory: every copy uses the pageable rate tables
   MemoryModel memory_model;
   int64_t first_step = 0;     // with step_count > 0: simulate steps first_step .. first_step + step_count - 1
+                              // (with --prefetch-next the steps before them run too, unmeasured)
   int64_t step_count = 0;     // 0: one steady-state write-back cycle
 };
 struct CycleResult {

@@ -1,5 +1,6 @@
 // Plan invariants over random policies: names, one upload per offloaded block, write-back every K steps, slots
 // handed over through dependencies, memory terms, the budget refusal, and JSON round trips of edited plans.
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -37,10 +38,11 @@ Policy random_policy(std::mt19937& rng, int64_t layers) {
     o.wire = wires[rng() % 4];
     o.master = dtypes[rng() % 3];
     o.writeback = 1 + int64_t(rng() % 6);
+    o.prefetch_next = rng() % 2 ? "on" : "off";
     try {
       return resolve_policy(o, layers);
     } catch (const std::invalid_argument&) {
-      continue;  // e.g. writeback > 1 with the wire below the master
+      continue;  // e.g. writeback > 1 with the wire below the master, --prefetch-next with --slots alloc
     }
   }
 }
@@ -96,16 +98,34 @@ TEST_CASE("plan invariants hold for random policies", "[plan]") {
     const Policy p = random_policy(rng, shape.layers);
     const int64_t step = int64_t(rng() % 20);
     INFO("policy " << policy_to_json(p).dump() << " step " << step);
-    const Plan plan = build_plan(shape, p, 1 + int64_t(rng() % 4), 16 + int64_t(rng() % 512), step);
+    // The plan of `step` as a run builds it: with --prefetch-next it continues the plan of the step before.
+    const std::vector<Plan> chain =
+        build_plan_sequence(shape, p, 1 + int64_t(rng() % 4), 16 + int64_t(rng() % 512), std::max<int64_t>(step - 1, 0),
+                            step > 0 ? 2 : 1);
+    const Plan& plan = chain.back();
+    const Plan* previous = chain.size() > 1 ? &chain.front() : nullptr;
+    REQUIRE_NOTHROW(plan.validate(previous));
     REQUIRE_NOTHROW(plan.validate());
+    const int64_t n_off = p.offloaded_count();
+    CHECK(plan.continues == (p.prefetch_next && n_off > 0 && step > 0));
     std::map<int64_t, int> uploads, downloads, updates;
+    std::vector<int64_t> early;
     for (const auto& op : plan.ops) {
-      if (op.kind == OpKind::upload) ++uploads[op.layer];
+      if (op.kind == OpKind::upload && op.next_step) early.push_back(op.layer);
+      else if (op.kind == OpKind::upload) ++uploads[op.layer];
       if (op.kind == OpKind::download) ++downloads[op.layer];
       if (op.kind == OpKind::host_update) ++updates[op.layer];
       if (!p.overlap) CHECK(op.queue == Queue::compute);
       if (op.kind == OpKind::upload || op.kind == OpKind::download) CHECK(op.link_bytes == plan.wire_block_bytes);
     }
+    // The next step's first blocks, in order, as many as a step uploads before its first compute.
+    std::vector<int64_t> first_blocks;
+    for (int64_t l = 0; l < shape.layers && p.prefetch_next && int64_t(first_blocks.size()) <= p.prefetch; ++l)
+      if (p.offload[size_t(l)]) first_blocks.push_back(l);
+    CHECK(early == first_blocks);
+    if (plan.continues)
+      for (const auto& op : previous->ops)
+        if (op.next_step) ++uploads[op.layer];  // the previous step uploaded them for this one
     for (int64_t l = 0; l < shape.layers; ++l) {
       const bool off = p.offload[size_t(l)];
       CHECK(uploads[l] == (off ? 1 : 0));  // each offloaded block uploaded exactly once per step
@@ -142,10 +162,128 @@ TEST_CASE("plan invariants hold for random policies", "[plan]") {
       CHECK(a.forward <= a.any);
       CHECK(a.head == 0);
     }
-    const int64_t off = p.offloaded_count();
-    const int64_t expect_slots = off == 0 ? 0 : std::min(off, p.prefetch + 1 + (p.gpu_writes_back() ? 1 : 0));
+    const int64_t expect_slots = n_off == 0 ? 0 : std::min(n_off, p.prefetch + 1 + (p.gpu_writes_back() ? 1 : 0));
     CHECK(plan.slot_count == expect_slots);
   }
+}
+
+TEST_CASE("with --prefetch-next a step uploads the next step's first blocks before its loss, the next plan waits for "
+          "them", "[plan]") {
+  const ModelShape shape = opt_preset("opt-125m");
+  // 10 blocks through 4 slots (prefetch 2, copied back): the next step's first block lands in slot 10 mod 4 = 2.
+  const Policy p = testing::policy("0-9", 2, 4, 12, "fp16", "", "", "reuse", "on");
+  Policy on = p;
+  on.prefetch_next = true;
+  const std::vector<Plan> plans = build_plan_sequence(shape, on, 1, 64, 0, 5);
+  const Plan &first = plans[0], &p3 = plans[3], &p4 = plans[4];
+  auto names = [](const Plan& plan, const std::vector<int>& deps) {
+    std::set<std::string> s;
+    for (int d : deps) s.insert(plan.ops[size_t(d)].name);
+    return s;
+  };
+  auto op = [](const Plan& plan, const std::string& name) -> const Op& {
+    const int i = plan.find(name);
+    REQUIRE(i >= 0);
+    return plan.ops[size_t(i)];
+  };
+  CHECK_FALSE(first.continues);
+  CHECK(p4.continues);
+  // The first step uploads its own first blocks (as without the knob) and, before the head and the loss, the next
+  // step's; later steps upload only the blocks after them.
+  for (const char* name : {"h2d/L00", "h2d/L02", "h2d/L03", "h2d/next/L00", "h2d/next/L02"}) CHECK(first.find(name) >= 0);
+  CHECK(first.find("h2d/next/L03") < 0);
+  CHECK(first.find("h2d/next/L02") < first.find("head/fwd+"));
+  CHECK(first.find("h2d/next/L02") < first.find("loss"));
+  CHECK(op(first, "h2d/next/L00").next_step);
+  CHECK(p4.find("h2d/L00") < 0);
+  CHECK(p4.find("h2d/L02") < 0);
+  CHECK(p4.find("h2d/L03") >= 0);
+  // Its first op on a carried block waits for the previous plan's early upload, in the slot that upload filled.
+  const Op& zp = op(p4, "zo+/L00");  // (4 + 0) % 4 = 0 updates to replay: zo+ comes first
+  CHECK(zp.deps.empty());
+  CHECK(names(p3, zp.prev_deps) == std::set<std::string>{"h2d/next/L00"});
+  CHECK(zp.slot == op(p3, "h2d/next/L00").slot);
+  CHECK(op(first, "h2d/next/L00").slot == 2);  // the stream of uploads goes round the slots across steps
+  CHECK(op(plans[1], "zo+/L00").slot == 2);
+  const Op& rp = op(p4, "replay/L01");  // (4 + 1) % 4 = 1 update to replay
+  CHECK(names(p3, rp.prev_deps) == std::set<std::string>{"h2d/next/L01"});
+  // The early upload of block 0 waits for the prefetch window (zo= of block 10-3), for its slot's last occupant
+  // (block 10-4: its copy back at step 1, its zo= at step 3) and, at step 3, for its own copy back.
+  CHECK(names(plans[1], op(plans[1], "h2d/next/L00").deps) == std::set<std::string>{"zo=/L07", "d2h/L06"});
+  CHECK(names(p3, op(p3, "h2d/next/L00").deps) == std::set<std::string>{"zo=/L07", "zo=/L06", "d2h/L00"});
+  CHECK(names(p3, op(p3, "h2d/next/L01").deps) == std::set<std::string>{"zo=/L08", "zo=/L07"});
+  // The next step's first own upload takes the slot of the previous step's last block (upload 3 - 4 = -1); an
+  // upload waits for its block's copy back in the previous step (block 4 at step 3).
+  const Op& up = op(p4, "h2d/L03");
+  CHECK(names(p4, up.deps) == std::set<std::string>{"zo=/L00"});
+  CHECK(names(p3, up.prev_deps) == std::set<std::string>{"zo=/L09"});
+  CHECK(names(p4, op(p4, "h2d/L04").deps) == std::set<std::string>{"zo=/L01", "zo=/L00"});
+  CHECK(names(p3, op(p4, "h2d/L04").prev_deps) == std::set<std::string>{"d2h/L04"});
+  CHECK(names(plans[2], op(p3, "h2d/L03").prev_deps) == std::set<std::string>{"d2h/L09"});
+  for (size_t s = 0; s < plans.size(); ++s) {
+    REQUIRE_NOTHROW(plans[s].validate(s > 0 ? &plans[s - 1] : nullptr));
+    // Slots and memory are those of the policy without the knob.
+    const Plan off = build_plan(shape, p, 1, 64, int64_t(s));
+    CHECK(plans[s].slot_count == off.slot_count);
+    CHECK(plans[s].memory.gpu_total() == off.memory.gpu_total());
+  }
+  // The plan round-trips through JSON with its links to the previous one.
+  const Plan back = plan_from_json(plan_to_json(p4), "plan.json");
+  CHECK(plan_to_json(back) == plan_to_json(p4));
+  CHECK(back.continues);
+  CHECK(back.ops[size_t(back.find("zo+/L00"))].prev_deps == zp.prev_deps);
+  // A plan of another step, policy or no plan at all cannot be continued: the next one starts fresh.
+  CHECK_THROWS_WITH(build_plan(shape, on, 1, 64, 3, MemoryModel{}, &p4), ContainsSubstring("step 3"));
+  CHECK_THROWS_WITH(build_plan(shape, on, 1, 128, 5, MemoryModel{}, &p4), ContainsSubstring("previous plan"));
+  CHECK_FALSE(build_plan(shape, on, 1, 64, 5).continues);
+  // Without offloaded blocks the knob does nothing.
+  Policy none = testing::policy("none", 2, 1, 12);
+  none.prefetch_next = true;
+  const std::vector<Plan> resident = build_plan_sequence(shape, none, 1, 64, 0, 2);
+  CHECK_FALSE(resident[1].continues);
+  CHECK(plan_to_json(resident[1])["ops"] == plan_to_json(build_plan(shape, testing::policy("none", 2, 1, 12), 1, 64, 1))["ops"]);
+}
+
+TEST_CASE("validate catches an early upload or a continued plan without its dependencies", "[plan]") {
+  const ModelShape shape = opt_preset("opt-125m");
+  Policy on = testing::policy("0-9", 2, 4, 12);
+  on.prefetch_next = true;
+  const std::vector<Plan> plans = build_plan_sequence(shape, on, 1, 64, 0, 5);
+  auto without = [](Plan plan, const std::string& name, const std::string& dep) {
+    auto& deps = plan.ops[size_t(plan.find(name))].deps;
+    const auto it = std::find(deps.begin(), deps.end(), plan.find(dep));
+    REQUIRE(it != deps.end());
+    deps.erase(it);
+    return plan;
+  };
+  // The slot's last occupant may still be copied back.
+  CHECK_THROWS_WITH(without(plans[1], "h2d/next/L00", "d2h/L06").validate(&plans[0]),
+                    ContainsSubstring("h2d/next/L00") && ContainsSubstring("slot 0") && ContainsSubstring("d2h/L06"));
+  // The host copy may not hold the block's newest values yet. A block's copy back also frees its slot for the upload
+  // that takes the slot next, which the h2d queue runs before the block's early upload: drop both edges to see it.
+  // (With --writeback 8, step 7 copies back blocks 0 and 8 only; block 8's copy back frees the slot of a later
+  // early upload.)
+  Policy k8 = on;
+  k8.writeback = 8;
+  const std::vector<Plan> k8_plans = build_plan_sequence(shape, k8, 1, 64, 0, 8);
+  REQUIRE_NOTHROW(k8_plans[7].validate(&k8_plans[6]));
+  CHECK_NOTHROW(without(k8_plans[7], "h2d/next/L00", "d2h/L00").validate(&k8_plans[6]));  // implied by h2d/L04's
+  CHECK_THROWS_WITH(without(without(k8_plans[7], "h2d/next/L00", "d2h/L00"), "h2d/L04", "d2h/L00").validate(&k8_plans[6]),
+                    ContainsSubstring("h2d/next/L00") && ContainsSubstring("d2h/L00") && ContainsSubstring("host copy"));
+  // A carried block used without waiting for its early upload, checked with and without the previous plan.
+  Plan p4 = plans[4];
+  p4.ops[size_t(p4.find("zo+/L00"))].prev_deps.clear();
+  CHECK_THROWS_WITH(p4.validate(&plans[3]), ContainsSubstring("zo+/L00") && ContainsSubstring("h2d/next/L00"));
+  CHECK_THROWS_WITH(p4.validate(), ContainsSubstring("zo+/L00") && ContainsSubstring("previous step"));
+  // The first own upload takes a slot the previous step's last block may still be copied back from.
+  Plan p3 = plans[3];
+  p3.ops[size_t(p3.find("h2d/L03"))].prev_deps.clear();
+  CHECK_THROWS_WITH(p3.validate(&plans[2]), ContainsSubstring("h2d/L03") && ContainsSubstring("slot") &&
+                                                ContainsSubstring("d2h/L09"));
+  // A plan that does not continue has no business waiting for the previous one.
+  Plan fresh = plans[0];
+  fresh.ops[0].prev_deps = {3};
+  CHECK_THROWS_WITH(fresh.validate(), ContainsSubstring("does not continue"));
 }
 
 TEST_CASE("writeback K copies each block back once every K steps and replays the rest", "[plan]") {

@@ -132,3 +132,35 @@ TEST_CASE("policy JSON round-trips and its errors name the field", "[policy]") {
   CHECK_THROWS_WITH(policy_options_from_json(nlohmann::json{{"prefech", 2}}, "spec.json"),
                     ContainsSubstring("unknown policy field 'prefech'"));
 }
+
+TEST_CASE("the prefetch-next switch parses, round-trips and is refused where it cannot work, naming the flag", "[policy]") {
+  auto with = [](auto edit) {
+    PolicyOptions o;
+    o.prefetch_next = "on";
+    edit(o);
+    return o;
+  };
+  CHECK(resolve_policy(with([](auto&) {}), 4).prefetch_next);
+  CHECK_FALSE(resolve_policy(PolicyOptions{}, 4).prefetch_next);  // off by default
+  CHECK_THROWS_WITH(resolve_policy(with([](auto& o) { o.prefetch_next = "sometimes"; }), 4),
+                    ContainsSubstring("--prefetch-next") && ContainsSubstring("on or off"));
+  CHECK_THROWS_WITH(resolve_policy(with([](auto& o) { o.overlap = "off"; }), 4),
+                    ContainsSubstring("--prefetch-next") && ContainsSubstring("--overlap"));
+  CHECK_THROWS_WITH(resolve_policy(with([](auto& o) { o.slots = "alloc"; }), 4),
+                    ContainsSubstring("--prefetch-next") && ContainsSubstring("--slots"));
+  CHECK_THROWS_WITH(resolve_policy(with([](auto& o) {
+                      o.wire = "fp16";
+                      o.master = "fp32";
+                    }), 4),
+                    ContainsSubstring("--prefetch-next") && ContainsSubstring("master"));
+  // Nothing offloaded: accepted (the plan has nothing to upload early).
+  CHECK(resolve_policy(with([](auto& o) { o.offload = "none"; }), 4).prefetch_next);
+  const Policy p = resolve_policy(with([](auto& o) { o.prefetch = 2; }), 8);
+  const nlohmann::json j = policy_to_json(p);
+  CHECK(j["prefetch_next"] == "on");
+  CHECK(resolve_policy(policy_options_from_json(j, "test"), 8).prefetch_next);
+  CHECK(resolve_policy(policy_options_of(p), 8).prefetch_next);
+  CHECK(resolve_policy(policy_options_from_json(nlohmann::json{{"prefetch_next", true}}, "spec.json"), 8).prefetch_next);
+  // Policies written before the knob existed read as off.
+  CHECK_FALSE(resolve_policy(policy_options_from_json(nlohmann::json{{"prefetch", 2}}, "spec.json"), 8).prefetch_next);
+}

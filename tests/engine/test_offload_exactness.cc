@@ -1,11 +1,13 @@
 // Offloaded against resident on the CPU reference executor: with fp32 everywhere, every policy (prefetch, reuse or
-// alloc, overlap, writeback K, which blocks are offloaded) must give bitwise the resident run's losses and
-// parameters; an edited plan changes the executed order; a removed dependency is caught.
+// alloc, overlap, writeback K, which blocks are offloaded, prefetch-next) must give bitwise the resident run's losses
+// and parameters; an edited plan changes the executed order; a removed dependency is caught.
 #include "catch_aten.h"
 
 #include <ATen/ATen.h>
 
 #include <algorithm>
+
+#include <fmt/format.h>
 
 #include "core/plan.h"
 #include "engine/cuda_glue.h"
@@ -34,20 +36,30 @@ OptModel make_start(const ModelShape& shape, uint64_t seed) {
 
 // fp32 everywhere: the policies differ only in scheduling, so results must be bitwise equal.
 Policy policy_of(const ModelShape& shape, const std::string& offload, int64_t prefetch, const std::string& slots,
-                 const std::string& overlap, int64_t writeback) {
-  return testing::policy(offload, prefetch, writeback, shape.layers, "fp32", "", "", slots, overlap);
+                 const std::string& overlap, int64_t writeback, bool prefetch_next = false) {
+  Policy p = testing::policy(offload, prefetch, writeback, shape.layers, "fp32", "", "", slots, overlap);
+  p.prefetch_next = prefetch_next;
+  p.validate();
+  return p;
 }
 
+// `edited`: empty, the engine builds each step's plan; one plan, run at every step; several, plan s at step s (a
+// chain of plans, --prefetch-next). `flush_after`: flush after that step too (as a checkpoint would).
 Run train(const OptModel& start, const Policy& policy, c10::Device device, std::unique_ptr<Executor> executor,
-          const std::vector<at::Tensor>& batches, uint64_t run_seed, const Plan* edited = nullptr) {
+          const std::vector<at::Tensor>& batches, uint64_t run_seed, const std::vector<Plan>& edited = {},
+          int64_t flush_after = -1) {
   OptModel m = OptModel::allocate(start.shape, start.dtype, device, policy.offload);
   m.resident.flat.copy_(start.resident.flat);
   for (size_t l = 0; l < m.blocks.size(); ++l) m.blocks[l].flat.copy_(start.blocks[l].flat);
   ZoHyper hyper{1e-3f, 1e-2f, 0.05f, run_seed};
   ZoEngine engine(m, policy, hyper, batches[0].size(0), batches[0].size(1), std::move(executor));
-  if (edited) engine.use_plan(*edited);
+  if (edited.size() == 1) engine.use_plan(edited[0]);
   Run run;
-  for (const auto& ids : batches) run.steps.push_back(engine.step(ids.to(device)));
+  for (size_t s = 0; s < batches.size(); ++s) {
+    if (edited.size() > 1) engine.use_plan(edited.at(s));
+    run.steps.push_back(engine.step(batches[s].to(device)));
+    if (int64_t(s) == flush_after) engine.flush();
+  }
   run.started = engine.executor().started_order();
   engine.flush();
   for (ParamSlab* slab : m.slabs()) run.params.push_back(slab->flat.cpu());
@@ -93,22 +105,41 @@ TEST_CASE("every offloaded policy is bitwise the resident run (fp32, CPU referen
     int64_t prefetch;
     std::string slots, overlap;
     int64_t writeback;
+    bool prefetch_next = false;
   };
   std::vector<Case> cases{{"all", 1, "reuse", "on", 1},   // the peer's schedule
                           {"all", 0, "reuse", "on", 1},   {"all", 2, "alloc", "on", 1},
                           {"all", 1, "reuse", "off", 1},  {"all", 1, "reuse", "on", 2},
                           {"all", 2, "reuse", "on", 3},   {"1-2", 1, "reuse", "on", 2},
-                          {"0,3", 0, "alloc", "on", 1}};
+                          {"0,3", 0, "alloc", "on", 1},
+                          // --prefetch-next: every prefetch depth (3: every block carried over on 4 layers), every
+                          // write-back interval up to 4, and partial offload.
+                          {"all", 0, "reuse", "on", 1, true}, {"all", 1, "reuse", "on", 2, true},
+                          {"all", 2, "reuse", "on", 3, true}, {"all", 3, "reuse", "on", 4, true},
+                          {"1-2", 1, "reuse", "on", 2, true}, {"0,2-3", 2, "reuse", "on", 1, true},
+                          {"0,3", 0, "reuse", "on", 4, true}};
   // Plus a few drawn at random each run.
-  for (int i = 0; i < 3; ++i)
-    cases.push_back({"all", int64_t(rng() % 4), rng() % 2 ? "reuse" : "alloc", rng() % 4 ? "on" : "off",
-                     int64_t(1 + rng() % 4)});
+  for (int i = 0; i < 4; ++i) {
+    Case c{"all", int64_t(rng() % 4), rng() % 2 ? "reuse" : "alloc", rng() % 4 ? "on" : "off", int64_t(1 + rng() % 4)};
+    c.prefetch_next = c.slots == "reuse" && c.overlap == "on" && rng() % 2;
+    cases.push_back(c);
+  }
   for (const auto& c : cases) {
     INFO("offload " << c.offload << " prefetch " << c.prefetch << " slots " << c.slots << " overlap " << c.overlap
-                    << " writeback " << c.writeback);
-    const Policy p = policy_of(s.shape, c.offload, c.prefetch, c.slots, c.overlap, c.writeback);
+                    << " writeback " << c.writeback << " prefetch-next " << c.prefetch_next);
+    const Policy p = policy_of(s.shape, c.offload, c.prefetch, c.slots, c.overlap, c.writeback, c.prefetch_next);
     const Run off = train(s.start, p, at::kCPU, make_cpu_executor(rng(), 100), s.batches, s.seed);
     CHECK(bitwise_equal(off, resident));
+  }
+  // A flush between steps (as for a checkpoint) leaves the slots to the flush: the next step uploads its own first
+  // blocks again.
+  const Run resident_flushed = train(s.start, policy_of(s.shape, "none", 1, "reuse", "on", 1), at::kCPU,
+                                     make_cpu_executor(rng(), 100), s.batches, s.seed, {}, 2);
+  for (int64_t k : {1, 3}) {
+    INFO("flush after step 2, prefetch-next, writeback " << k);
+    const Run off = train(s.start, policy_of(s.shape, "all", 1, "reuse", "on", k, true), at::kCPU,
+                          make_cpu_executor(rng(), 100), s.batches, s.seed, {}, 2);
+    CHECK(bitwise_equal(off, resident_flushed));
   }
 }
 
@@ -123,6 +154,14 @@ TEST_CASE("offloaded is bitwise resident on the GPU too") {
       INFO("writeback " << k << " slots " << slots);
       const Run off = train(s.start, policy_of(s.shape, "all", 1, slots, "on", k), at::kCUDA, make_cuda_executor(),
                             s.batches, s.seed);
+      CHECK(bitwise_equal(off, resident));
+    }
+  // --prefetch-next: the next step's ops wait for the last step's events.
+  for (int64_t k : {1, 3})
+    for (int64_t d : {1, 2}) {
+      INFO("prefetch-next, prefetch " << d << " writeback " << k);
+      const Run off = train(s.start, policy_of(s.shape, "all", d, "reuse", "on", k, true), at::kCUDA,
+                            make_cuda_executor(), s.batches, s.seed);
       CHECK(bitwise_equal(off, resident));
     }
 }
@@ -141,7 +180,7 @@ TEST_CASE("an edited plan changes the executed order, and the executor follows i
   for (auto& op : plan.ops)
     for (int& d : op.deps) d = d == a ? b : (d == b ? a : d);
   const Run original = train(s.start, p, at::kCPU, make_cpu_executor(1, 0), s.batches, s.seed);
-  const Run edited = train(s.start, p, at::kCPU, make_cpu_executor(1, 0), s.batches, s.seed, &plan);
+  const Run edited = train(s.start, p, at::kCPU, make_cpu_executor(1, 0), s.batches, s.seed, {plan});
   auto position = [](const Run& r, const Plan& pl, const std::string& name) {
     return std::find(r.started.begin(), r.started.end(), pl.find(name)) - r.started.begin();
   };
@@ -170,6 +209,38 @@ TEST_CASE("a plan missing a slot hand-over dependency is caught by the CPU execu
   slow_d2h.min_delay_us = {0, 0, 50000, 0, 0};  // far longer than the compute between, even on a loaded machine
   const Run resident = train(s.start, policy_of(s.shape, "none", 1, "reuse", "on", 1), at::kCPU,
                              make_cpu_executor(1, 0), s.batches, s.seed);
-  const Run broken = train(s.start, p, at::kCPU, make_cpu_executor(slow_d2h), s.batches, s.seed, &plan);
+  const Run broken = train(s.start, p, at::kCPU, make_cpu_executor(slow_d2h), s.batches, s.seed, {plan});
+  CHECK_FALSE(bitwise_equal(broken, resident));
+}
+
+TEST_CASE("an early upload missing its slot hand-over is caught by the CPU executor (--prefetch-next)") {
+  Setup s = make_setup(4);
+  INFO("seed " << s.seed << " layers " << s.shape.layers);
+  // 2 slots: the next step's block 0 lands in the slot of this step's block n-2, after that block's copy back.
+  const Policy p = policy_of(s.shape, "all", 0, "reuse", "on", 1, true);
+  const int64_t n = s.shape.layers;
+  std::vector<Plan> plans = build_plan_sequence(s.shape, p, 2, 12, 0, int64_t(s.batches.size()));
+  const std::string release = fmt::format("d2h/L{:02d}", n - 2);
+  for (size_t k = 0; k < plans.size(); ++k) {
+    Plan& plan = plans[k];
+    const int upload = plan.find("h2d/next/L00"), d2h = plan.find(release);
+    REQUIRE(upload >= 0);
+    REQUIRE(plan.ops[size_t(upload)].slot == plan.ops[size_t(d2h)].slot);
+    auto& deps = plan.ops[size_t(upload)].deps;
+    REQUIRE(std::find(deps.begin(), deps.end(), d2h) != deps.end());
+    deps.erase(std::remove(deps.begin(), deps.end(), d2h), deps.end());
+    CHECK_THROWS(plan.validate(k > 0 ? &plans[k - 1] : nullptr));  // the builder's own check sees it too
+  }
+  // A slow copy back: without the edge, block 0 lands in the slot before block n-2 is copied back from it.
+  CpuExecutorOptions slow_d2h;
+  slow_d2h.schedule_seed = s.seed;
+  slow_d2h.max_delay_us = {0, 0, 100000, 0, 0};
+  slow_d2h.min_delay_us = {0, 0, 50000, 0, 0};
+  const Run resident = train(s.start, policy_of(s.shape, "none", 1, "reuse", "on", 1), at::kCPU,
+                             make_cpu_executor(1, 0), s.batches, s.seed);
+  const Run intact = train(s.start, p, at::kCPU, make_cpu_executor(slow_d2h), s.batches, s.seed,
+                           build_plan_sequence(s.shape, p, 2, 12, 0, int64_t(s.batches.size())));
+  CHECK(bitwise_equal(intact, resident));
+  const Run broken = train(s.start, p, at::kCPU, make_cpu_executor(slow_d2h), s.batches, s.seed, plans);
   CHECK_FALSE(bitwise_equal(broken, resident));
 }

@@ -10,12 +10,16 @@ import pandas as pd
 from conftest import REPO, run_zo2
 
 SCRIPT = REPO / "analysis" / "validate_simulator.py"
-RESULTS_HEADER = (REPO / "experiments" / "results" / "offload_h200.csv").read_text().splitlines()[0].split(",")
+sys.path.insert(0, str(REPO / "analysis"))
+from results_rows import COLUMNS  # noqa: E402  (the header rows are written with now)
+
+# Rows measured before the prefetch_next column existed: a missing column means off.
+OLD_HEADER = (REPO / "experiments" / "results" / "offload_h200.csv").read_text().splitlines()[0].split(",")
 
 
-def measured_csv(path, configs):
+def measured_csv(path, configs, header=OLD_HEADER):
     with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=RESULTS_HEADER)
+        w = csv.DictWriter(f, fieldnames=header)
         w.writeheader()
         for cfg, step, peak in configs:
             base = dict(commit="test", date="2026-01-01", card="Test Card", driver="0", executor="cuda",
@@ -33,17 +37,21 @@ def measured_csv(path, configs):
 def test_validate_simulator_writes_results_rows_and_a_figure(tmp_path, zo2_bin):
     configs = [({}, 0.010, 400e6), ({"prefetch": "2", "writeback": "4"}, 0.020, 500e6),
                ({"offload": "0-5", "slots": "alloc", "overlap": "off"}, 0.030, 600e6)]
-    measured = tmp_path / "measured.csv"
+    new_configs = [({"prefetch": "3", "writeback": "2", "prefetch_next": "on"}, 0.015, 450e6)]
+    measured, measured_new = tmp_path / "measured.csv", tmp_path / "measured_new.csv"
     measured_csv(measured, configs)
+    measured_csv(measured_new, new_configs, header=COLUMNS)
+    configs += new_configs
     out, fig = tmp_path / "validation.csv", tmp_path / "validation.png"
-    proc = subprocess.run([sys.executable, str(SCRIPT), str(measured), "--profile", "h100-targets", "--zo2", zo2_bin,
-                           "--out", str(out), "--figure", str(fig)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, str(SCRIPT), str(measured), str(measured_new), "--profile", "h100-targets",
+                           "--zo2", zo2_bin, "--out", str(out), "--figure", str(fig)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "median" in proc.stdout and "max" in proc.stdout
     assert fig.exists() and fig.stat().st_size > 0
 
     rows = pd.read_csv(out, dtype=str, keep_default_na=False)
-    assert list(rows.columns) == RESULTS_HEADER
+    assert list(rows.columns) == COLUMNS
+    assert sorted(rows["prefetch_next"].unique()) == ["off", "on"]
     assert set(rows["executor"]) == {"sim"}
     assert sorted(rows["metric"].unique()) == ["peak_memory_error", "sim_peak_gpu_bytes", "sim_step_seconds",
                                                "step_time_error"]
@@ -54,7 +62,7 @@ def test_validate_simulator_writes_results_rows_and_a_figure(tmp_path, zo2_bin):
         # The same numbers `zo2 simulate` gives for this configuration by hand.
         flags = ["--prefetch", cfg.get("prefetch", "1"), "--offload", cfg.get("offload", "all"),
                  "--slots", cfg.get("slots", "reuse"), "--overlap", cfg.get("overlap", "on"),
-                 "--writeback", cfg.get("writeback", "1")]
+                 "--writeback", cfg.get("writeback", "1"), "--prefetch-next", cfg.get("prefetch_next", "off")]
         sim = json.loads(run_zo2(zo2_bin, "simulate", "--model", "opt-125m", "--profile", "h100-targets", "--batch",
                                  "1", "--seq", "256", "--dtype", "fp16", "--format", "json", *flags).stdout)
         assert abs(get["sim_step_seconds"] / sim["step_seconds"] - 1) < 1e-5
@@ -63,8 +71,8 @@ def test_validate_simulator_writes_results_rows_and_a_figure(tmp_path, zo2_bin):
             1 + abs(get["peak_memory_error"]))
 
     # --append keeps the earlier rows; a missing column is named.
-    proc = subprocess.run([sys.executable, str(SCRIPT), str(measured), "--profile", "h100-targets", "--zo2", zo2_bin,
-                           "--out", str(out), "--append"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, str(SCRIPT), str(measured), str(measured_new), "--profile", "h100-targets",
+                           "--zo2", zo2_bin, "--out", str(out), "--append"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert len(pd.read_csv(out)) == 8 * len(configs)
     bad = tmp_path / "bad.csv"

@@ -66,7 +66,10 @@ TEST_CASE("zo2 simulate writes json with the documented keys and a trace", "[cli
   const Output csv = run("simulate --model opt-125m --format csv");
   REQUIRE(csv.status == 0);
   CHECK_THAT(csv.text, ContainsSubstring("commit,date,card,driver,executor,model"));
-  CHECK_THAT(csv.text, ContainsSubstring(",sim,opt-125m,1,2048,fp16,all,1,reuse,on,fp16,fp16,1,0,step_seconds,"));
+  CHECK_THAT(csv.text, ContainsSubstring(",sim,opt-125m,1,2048,fp16,all,1,reuse,on,fp16,fp16,1,off,0,step_seconds,"));
+  const Output next = run("simulate --model opt-125m --prefetch-next on --format csv");
+  REQUIRE(next.status == 0);
+  CHECK_THAT(next.text, ContainsSubstring(",fp16,fp16,1,on,0,step_seconds,"));
   std::filesystem::remove_all(dir);
 }
 
@@ -86,6 +89,21 @@ TEST_CASE("zo2 simulate and zo2 plan reject bad flags, naming them", "[cli]") {
   o = run("plan --model opt-125m --offload 0-5 --format json");
   REQUIRE(o.status == 0);
   CHECK(nlohmann::json::parse(o.text)["ops"].size() > 12 * 5);
+  o = run("simulate --model opt-125m --prefetch-next maybe");
+  CHECK(o.status == 2);
+  CHECK_THAT(o.text, ContainsSubstring("--prefetch-next") && ContainsSubstring("on or off"));
+  o = run("plan --model opt-125m --prefetch-next on --slots alloc");
+  CHECK(o.status == 2);
+  CHECK_THAT(o.text, ContainsSubstring("--prefetch-next") && ContainsSubstring("--slots"));
+  // A later step's plan continues the one before it: its first blocks come from that plan's early uploads.
+  o = run("plan --model opt-125m --prefetch 1 --prefetch-next on --step 2 --format json");
+  REQUIRE(o.status == 0);
+  const auto plan = nlohmann::json::parse(o.text);
+  CHECK(plan["continues"] == true);
+  CHECK(plan["policy"]["prefetch_next"] == "on");
+  size_t waits = 0;
+  for (const auto& op : plan["ops"]) waits += op.contains("prev_deps");
+  CHECK(waits >= 2);
 }
 
 TEST_CASE("zo2 sweep writes one row per configuration and metric, and names bad spec fields", "[cli]") {

@@ -73,6 +73,54 @@ TEST_CASE("compute-free, overlap on, write-back every step: both directions at t
   CHECK_THAT(double(r.link_both_busy_ns) * 1e-9, WithinAbs(8 * b / (r1 * f), tolerance(plan)));
 }
 
+TEST_CASE("compute-free, write-back every step, prefetch-next: the link never idles between steps", "[closed-form]") {
+  // Without the knob the first upload and the last copy back run alone in every step (the case above); with it the
+  // next step's first upload runs beside this step's last copy back, so in the steady state every step moves n
+  // blocks each way with both directions busy: n b / (r1 f).
+  const ModelShape shape = small_shape(9);
+  const double r1 = 50e9, f = 0.8;
+  const HardwareProfile prof = compute_free(flat_profile(r1, f));
+  for (int64_t d : {0, 1, 3}) {
+    Policy p = policy("all", d, 1, 9);
+    p.prefetch_next = true;
+    const CycleResult c = simulate_cycle(shape, p, 1, 256, prof);
+    REQUIRE(c.steps.size() == 1);
+    REQUIRE(c.plans[0].continues);
+    const double b = double(c.plans[0].wire_block_bytes);
+    CHECK_THAT(c.steps[0].seconds(), WithinAbs(9 * b / (r1 * f), 3 * tolerance(c.plans[0])));
+    CHECK_THAT(double(c.steps[0].link_both_busy_ns) * 1e-9, WithinAbs(9 * b / (r1 * f), 3 * tolerance(c.plans[0])));
+    CHECK(c.steps[0].h2d_bytes == 9 * c.plans[0].wire_block_bytes);  // 9 - (d+1) uploads for it, d+1 for the next
+  }
+}
+
+TEST_CASE("prefetch-next: a chain of steps settles into a steady state; step 0 is the step without the knob",
+          "[closed-form]") {
+  const ModelShape shape = opt_preset("opt-1.3b");
+  const HardwareProfile prof = load_profile("h200-measured");
+  Policy p = policy("all", 2, 1, 24);
+  p.prefetch_next = true;
+  CycleOptions o;
+  o.first_step = 0;
+  o.step_count = 24;
+  const CycleResult c = simulate_cycle(shape, p, 1, 2048, prof, o);
+  // Step 0 uploads its own first blocks, as without the knob; its early uploads end after its loss.
+  Policy off = p;
+  off.prefetch_next = false;
+  const Plan& first = c.plans[0];
+  const Plan off_plan = build_plan(shape, off, 1, 2048, 0);
+  const SimResult alone = simulate(off_plan, prof);
+  CHECK(c.steps[0].makespan_ns == alone.timeline[size_t(off_plan.find("loss"))].end);
+  CHECK(c.steps[0].timeline[size_t(first.find("h2d/next/L02"))].end > c.steps[0].makespan_ns);
+  // The link falls behind the GPU by a little more each step until the lag settles (here within 8 steps).
+  for (size_t s = 8; s < c.steps.size(); ++s) CHECK(c.steps[s].makespan_ns == c.steps[8].makespan_ns);
+  CHECK(c.steps[8].makespan_ns < alone.makespan_ns);
+  // The default cycle measures that steady state, and so does a window given by steps.
+  CHECK(simulate_cycle(shape, p, 1, 2048, prof).steps[0].makespan_ns == c.steps[16].makespan_ns);
+  o.first_step = 12;
+  o.step_count = 2;
+  CHECK(simulate_cycle(shape, p, 1, 2048, prof, o).steps[1].makespan_ns == c.steps[13].makespan_ns);
+}
+
 TEST_CASE("copy-free: step = the sum of compute", "[closed-form]") {
   const ModelShape shape = small_shape(6);
   HardwareProfile prof = flat_profile();
