@@ -27,13 +27,30 @@ def current_commit(repo="."):
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "unknown"
 
 
+def migrate(path, header):
+    """Rewrites a results file written before the columns in DEFAULTS existed with those columns empty, which readers
+    take as the default (to a temporary name, then renamed, so a failure leaves the old file whole). Any other header
+    is an error."""
+    if [c for c in COLUMNS if c not in DEFAULTS or c in header] != header:
+        raise SystemExit(f"{path}: header {','.join(header)} is not the results header ({','.join(COLUMNS)})")
+    with open(path, newline="") as f:
+        old_rows = list(csv.DictReader(f))
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows({**{c: "" for c in DEFAULTS}, **r} for r in old_rows)
+    os.replace(tmp, path)
+
+
 def append_rows(path, rows):
-    """Appends dict rows, writing the header when the file is new; an existing file must have the same header."""
+    """Appends dict rows, writing the header when the file is new; a file with an older header (fewer policy
+    columns) is migrated first; any other header is an error."""
     if os.path.exists(path):
         with open(path, newline="") as f:
             header = next(csv.reader(f), [])
         if header != COLUMNS:
-            raise SystemExit(f"{path}: header {','.join(header)} is not the results header ({','.join(COLUMNS)})")
+            migrate(path, header)
     new = not os.path.exists(path)
     with open(path, "a", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS)

@@ -18,7 +18,10 @@ constexpr int kThreads = 256;
 // Groups of four elements per thread: their loads are issued together and their Philox calls are independent, so a
 // thread keeps several memory requests and arithmetic chains in flight. Tuned on the GPU (bench_engine_zo_pass).
 constexpr int kDefaultGroupsPerThread = 8;
-constexpr int kDefaultMinBlocks = 0;  // the compiler's register choice
+// The register budget the engine runs with: fp32 passes at 32 registers (8 blocks per SM) reach 0.95 of the copy
+// bandwidth with the pending update, 0.92 with the compiler's choice; the 16-bit passes gain nothing from either
+// bound (bench_engine_zo_pass on the H200, commit 7d28522).
+int default_min_blocks(DType dtype) { return dtype == DType::f32 ? 8 : 0; }
 
 // Each thread block works inside one segment, so the segment is found once per block (a scan over a few prefix
 // sums), not once per element.
@@ -246,7 +249,7 @@ void zo_pass_cuda(void* slab, DType dtype, const std::vector<ZoSegment>& segment
                   void* stream, int groups_per_thread, int min_blocks_per_sm) {
   auto s = static_cast<cudaStream_t>(stream);
   const int g = groups_per_thread > 0 ? groups_per_thread : kDefaultGroupsPerThread;
-  const int m = min_blocks_per_sm >= 0 ? min_blocks_per_sm : kDefaultMinBlocks;
+  const int m = min_blocks_per_sm >= 0 ? min_blocks_per_sm : default_min_blocks(dtype);
   switch (dtype) {
     case DType::f32: return launch(static_cast<float*>(slab), segments, k, s, g, m);
     case DType::f16: return launch(static_cast<__half*>(slab), segments, k, s, g, m);

@@ -80,3 +80,33 @@ def test_validate_simulator_writes_results_rows_and_a_figure(tmp_path, zo2_bin):
     proc = subprocess.run([sys.executable, str(SCRIPT), str(bad), "--profile", "h100-targets", "--zo2", zo2_bin,
                            "--out", str(tmp_path / "x.csv")], capture_output=True, text=True)
     assert proc.returncode == 2 and "'slots'" in proc.stderr
+
+
+def test_append_rows_migrates_a_file_from_before_a_policy_column(tmp_path):
+    """Rows appended to a file with an older header: the file is rewritten with the new column empty (read as its
+    default), its old rows unchanged, then the new rows follow; a foreign header is refused and the file kept."""
+    from results_rows import DEFAULTS, append_rows, with_defaults
+    old_columns = [c for c in COLUMNS if c not in DEFAULTS]
+    path = tmp_path / "old.csv"
+    old_row = {c: f"v{i}" for i, c in enumerate(old_columns)}
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=old_columns)
+        w.writeheader()
+        w.writerow(old_row)
+    new_row = {c: f"n{i}" for i, c in enumerate(COLUMNS)}
+    append_rows(str(path), [new_row])
+    rows = list(csv.DictReader(open(path)))
+    assert list(rows[0].keys()) == COLUMNS
+    assert {c: rows[0][c] for c in old_columns} == old_row and all(rows[0][c] == "" for c in DEFAULTS)
+    assert rows[1] == new_row
+    frame = with_defaults(pd.read_csv(path, dtype=str, keep_default_na=False))
+    assert list(frame["prefetch_next"]) == ["off", new_row["prefetch_next"]]
+
+    foreign = tmp_path / "foreign.csv"
+    foreign.write_text("a,b\n1,2\n")
+    try:
+        append_rows(str(foreign), [new_row])
+        raise AssertionError("a foreign header was accepted")
+    except SystemExit as e:
+        assert "is not the results header" in str(e)
+    assert foreign.read_text() == "a,b\n1,2\n"
