@@ -20,16 +20,21 @@ PEER = {
     "NVIDIA H100 80GB HBM3": {"opt-1.3b": (23447, 12555, 3053), "opt-6.7b": (6299, 5337, 4939),
                               "opt-13b": (3369, 3070, 6193), "opt-30b": (None, 1354, 8829)},
 }
-# What each validation file compares (the profile is simulator/profiles/h200-measured.json, calibrated in the
-# session that measured ab265e1's rows). An empty memory error: the peak was read after the final flush.
+# What each validation file compares. validation_h200.csv uses simulator/profiles/h200-measured.json as committed
+# (calibrated at 8fe20b6); the others were written with the profile of their time (calibrated at ab265e1, before the
+# one-pass cross-entropy, the 16-thread host update and the faster ZO kernels): kept as the record of that
+# validation, not re-run. An empty memory error: the peak was read after the final flush.
 VALIDATION_NOTES = {
-    "validation_h200.csv": "The calibrated machine and code: ab265e1's rows against the profile measured beside them.",
+    "validation_h200.csv": "The current profile (calibrated at 8fe20b6) against the rows of 8fe20b6, 7d28522 and "
+                           "e433451: the same code as the profile's, or newer only in the ZO kernels' register "
+                           "budget and 16-byte accesses.",
+    "validation_h200_ab265e1.csv": "ab265e1's rows against the profile calibrated beside them (that commit's profile).",
     "validation_h200_other_machine.csv": "ab265e1's rows with 5c64509's where both exist (another H200 machine, "
-                                         "never calibrated: its link ran about 6 % slower).",
-    "validation_h200_5ee6246.csv": "The rows of 3ea839a and 5ee6246: a later session (maybe another machine) and "
-                                   "newer ZO kernels than the profile's; the host-update rows (wire below master) are priced at the "
-                                   "profile's host rate, measured before the host loop ran on more than one thread. "
-                                   "Memory is the comparison that holds here.",
+                                         "never calibrated: its link ran about 6 % slower), that commit's profile.",
+    "validation_h200_5ee6246.csv": "The rows of 3ea839a and 5ee6246 against ab265e1's profile: newer ZO kernels than "
+                                   "the profile's, and host-update rows (wire below master) priced at a host rate "
+                                   "measured before the host loop ran on more than one thread. Memory is the "
+                                   "comparison that holds there.",
 }
 POLICY = ["offload", "prefetch", "slots", "overlap", "wire", "master", "writeback", "prefetch_next", "gpu_mem_budget"]
 KEY = ["card", "executor", "model", "batch", "seq", "dtype"] + POLICY

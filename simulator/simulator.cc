@@ -188,10 +188,11 @@ TimeNs overlap_within(std::vector<OpTiming> a, std::vector<OpTiming> b, TimeNs t
 
 std::vector<SimResult> simulate_chain(const std::vector<Plan>& plans, const HardwareProfile& profile) {
   if (plans.empty()) return {};
-  // Every step's ops in one plan, in the host's enqueue order. Step k's prev_deps become deps on step k-1's ops; the
-  // host enqueues step k once it has read step k-1's losses, so the first op of each of step k's streams waits for
-  // that loss (a step that does not continue waits for every stream of the one before, as the CUDA executor orders
-  // it). The streams run on from step to step.
+  // Every step's ops in one plan, in the host's enqueue order. Step k's prev_deps become deps on step k-1's ops. `zo2
+  // train` ends every step with a device synchronize (the peer's timing rule), so step k starts once every op of step
+  // k-1 has finished: its first op on each stream waits for every stream's last op of the step before (a step that
+  // does not continue is ordered the same way by the CUDA executor), and a step ends when all its ops have, the next
+  // step's early uploads (--prefetch-next) included.
   Plan all = plans.front();
   all.ops.clear();
   std::vector<int> offset(plans.size()), end_op(plans.size(), -1);
@@ -215,8 +216,8 @@ std::vector<SimResult> simulate_chain(const std::vector<Plan>& plans, const Hard
                                                "has no such op", op.name, p.step, d));
           op.deps.push_back(offset[k - 1] + d);
         }
-        if (first[size_t(stream)]) op.deps.push_back(end_op[k - 1]);
-      } else if (k > 0 && first[size_t(stream)]) {
+      }
+      if (k > 0 && first[size_t(stream)]) {
         for (int t : previous_tail)
           if (t >= 0) op.deps.push_back(t);
       }
@@ -231,7 +232,7 @@ std::vector<SimResult> simulate_chain(const std::vector<Plan>& plans, const Hard
   }
   const SimResult whole = simulate(all, profile);
 
-  // Step k runs from the end of step k-1's loss to the end of its own; busy times are those within that window.
+  // Step k runs from the end of step k-1 to the end of its own last op; busy times are those within that window.
   std::vector<SimResult> out(plans.size());
   std::vector<OpTiming> h2d, d2h;
   for (size_t i = 0; i < all.ops.size(); ++i)
@@ -239,7 +240,8 @@ std::vector<SimResult> simulate_chain(const std::vector<Plan>& plans, const Hard
     else if (all.ops[i].kind == OpKind::download) d2h.push_back(whole.timeline[i]);
   TimeNs t0 = 0;
   for (size_t k = 0; k < plans.size(); ++k) {
-    const TimeNs t1 = whole.timeline[size_t(end_op[k])].end;
+    TimeNs t1 = whole.timeline[size_t(end_op[k])].end;
+    for (size_t i = 0; i < plans[k].ops.size(); ++i) t1 = std::max(t1, whole.timeline[size_t(offset[k]) + i].end);
     SimResult& r = out[k];
     r.makespan_ns = t1 - t0;
     for (size_t i = 0; i < plans[k].ops.size(); ++i) {

@@ -42,11 +42,11 @@ struct SimResult {
 SimResult simulate(const Plan& plan, const HardwareProfile& profile);
 
 // Plans that continue one another (--prefetch-next; core/plan.h) on one timeline: step k's ops wait for their
-// prev_deps, the streams run on from step to step, and the host enqueues step k once it has read step k-1's losses
-// (a plan that does not continue waits for everything before it). Step k lasts from the end of step k-1's loss (0
-// for the first) to the end of its own: the time between the host's waits, the steady-state step of a long run.
-// Its timeline counts from that start (its early uploads may end after its loss, in the next step's time); bytes
-// are its plan's copies; busy times are those within its window. Throws std::logic_error like simulate().
+// prev_deps, the streams run on from step to step, and step k starts once every op of step k-1 has finished (zo2
+// train synchronizes the device after every step, the peer's timing rule). Step k lasts from the end of step k-1 (0
+// for the first) to the end of its own last op, its early uploads included: the steady-state step of a long run.
+// Its timeline counts from that start; bytes are its plan's copies; busy times are those within its window. Throws
+// std::logic_error like simulate().
 std::vector<SimResult> simulate_chain(const std::vector<Plan>& plans, const HardwareProfile& profile);
 
 // The steps a chain of plans takes to settle: the first step fills the pipeline itself, and the lag of the link
