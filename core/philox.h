@@ -137,8 +137,9 @@ __device__ __forceinline__ float sfu_cos(float x) {
 #endif
 
 // The GPU uses the special-function unit (log2, sqrt, sin, cos: absolute error near 2^-21 in the log and the angle);
-// the CPU uses libm. They agree to about 1e-6 in z, except where u_a is within 1e-6 of 1 (r tiny), where the log's
-// absolute error moves z by up to 1e-3: a few elements in ten million (the tests state both).
+// the CPU uses libm here, and the CPU pass (engine/zo_kernels_cpu.cc) the same formula through ATen's vectorised
+// log/sqrt/sin/cos (SLEEF, 1 ulp). They agree to about 1e-6 in z, except where u_a is within 1e-6 of 1 (r tiny),
+// where the log's absolute error moves z by up to 1e-3: a few elements in ten million (the tests state both).
 ZO2_HD void box_muller(uint32_t wa, uint32_t wb, float& za, float& zb) {
   constexpr float kTwoPi = 6.2831853071795864769f;
   float s, c;

@@ -1,10 +1,13 @@
 // The fused ZO pass as a CPU loop (the reference executor's kernel), parallel over groups of four elements.
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -15,7 +18,7 @@ namespace zo2 {
 namespace {
 
 template <typename T>
-float load(const T* p) {
+float load_value(const T* p) {
   return static_cast<float>(*p);
 }
 
@@ -33,33 +36,80 @@ T finish(float updated, float z_new, bool stochastic, uint32_t bits, const ZoPas
   return T(t + k.perturb_scale * z_new);
 }
 
+// z of a run of groups (rng::normal4, the contract in core/philox.h) with the transcendental part vectorised: the
+// Philox words and uniforms in a loop, then -2 ln u, sqrt, sin and cos as ATen ops over contiguous floats (SLEEF's
+// 1-ulp kernels on x86, the same accuracy as libm). Why: libm's scalar log/sin/cos were three quarters of the host's
+// time per element, and the host applies the master update when the wire is below the master (CPU-bound).
+class NormalBatch {
+ public:
+  NormalBatch(const rng::PhiloxKeys& keys, int64_t first_group, int64_t groups) {
+    // Box–Muller pair p of group j (words 2p, 2p+1) at index 2j + p.
+    at::Tensor ua = at::empty({2 * groups}, at::kFloat), ub = at::empty({2 * groups}, at::kFloat);
+    float* a = ua.data_ptr<float>();
+    float* b = ub.data_ptr<float>();
+    for (int64_t j = 0; j < groups; ++j) {
+      const rng::Words4 w = rng::philox_words(keys, uint64_t(first_group + j), rng::kStreamZ);
+      a[2 * j] = rng::uniform_open01(w.w[0]);
+      b[2 * j] = rng::uniform_open01(w.w[1]);
+      a[2 * j + 1] = rng::uniform_open01(w.w[2]);
+      b[2 * j + 1] = rng::uniform_open01(w.w[3]);
+    }
+    radius_ = at::log(ua).mul_(-2.0f).sqrt_();
+    const at::Tensor angle = ub.mul_(kTwoPi);
+    cos_ = at::cos(angle);
+    sin_ = at::sin(angle);
+    r_ = radius_.data_ptr<float>();
+    c_ = cos_.data_ptr<float>();
+    s_ = sin_.data_ptr<float>();
+  }
+  // z of element `lane` of the batch's group j: r cos for the pair's first element, r sin for its second.
+  float z(int64_t j, int lane) const {
+    const int64_t pair = 2 * j + (lane >> 1);
+    return r_[pair] * ((lane & 1) ? s_[pair] : c_[pair]);
+  }
+
+ private:
+  static constexpr float kTwoPi = 6.2831853071795864769f;
+  at::Tensor radius_, cos_, sin_;
+  const float *r_ = nullptr, *c_ = nullptr, *s_ = nullptr;
+};
+
 template <typename T>
 void run(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k) {
   constexpr bool kHalf = !std::is_same_v<T, float>;
+  const bool perturb = k.perturb_scale != 0.0f;
   const rng::PhiloxKeys perturb_keys = rng::philox_keys(k.perturb_seed), update_keys = rng::philox_keys(k.update_seed);
   for (const auto& s : segments) {
     if (s.numel == 0) continue;
     const int64_t first_group = s.global_index >> 2;
     const int64_t last_group = (s.global_index + s.numel - 1) >> 2;
-    at::parallel_for(first_group, last_group + 1, 1 << 14, [&](int64_t g_begin, int64_t g_end) {
-      for (int64_t g = g_begin; g < g_end; ++g) {
-        const rng::Normal4 z = k.perturb_scale != 0.0f ? rng::normal4(perturb_keys, uint64_t(g)) : rng::Normal4{};
-        rng::Normal4 zp{};
-        rng::Words4 bits{};
-        if (k.has_update) {
-          zp = rng::normal4(update_keys, uint64_t(g));
-          if (kHalf) bits = rng::philox_words(update_keys, uint64_t(g), rng::kStreamRounding);
-        }
-        for (int lane = 0; lane < 4; ++lane) {
-          const int64_t i = 4 * g + lane;
-          if (i < s.global_index || i >= s.global_index + s.numel) continue;
-          T* p = slab + s.slab_offset + (i - s.global_index);
-          const float theta = load(p);
-          const float updated = k.has_update ? zo_updated_value(theta, zp.z[lane], s.decay != 0, k) : theta;
-          if constexpr (kHalf) {
-            *p = finish<T>(updated, z.z[lane], k.has_update, bits.w[lane], k);
-          } else {
-            *p = updated + k.perturb_scale * z.z[lane];
+    // Each chunk of at most 4096 groups draws its normals as one batch (big enough that the ATen calls' overhead is
+    // small, small enough to stay in cache). ATen ops inside parallel_for run on the calling thread.
+    constexpr int64_t kBatch = 4096;
+    at::parallel_for(first_group, last_group + 1, kBatch, [&](int64_t g_begin, int64_t g_end) {
+      for (int64_t b_begin = g_begin; b_begin < g_end; b_begin += kBatch) {
+        const int64_t b_end = std::min(g_end, b_begin + kBatch);
+        const std::optional<NormalBatch> z =
+            perturb ? std::optional<NormalBatch>(std::in_place, perturb_keys, b_begin, b_end - b_begin) : std::nullopt;
+        const std::optional<NormalBatch> zp = k.has_update ? std::optional<NormalBatch>(
+                                                                 std::in_place, update_keys, b_begin, b_end - b_begin)
+                                                           : std::nullopt;
+        for (int64_t g = b_begin; g < b_end; ++g) {
+          const int64_t j = g - b_begin;
+          rng::Words4 bits{};
+          if (kHalf && k.has_update) bits = rng::philox_words(update_keys, uint64_t(g), rng::kStreamRounding);
+          for (int lane = 0; lane < 4; ++lane) {
+            const int64_t i = 4 * g + lane;
+            if (i < s.global_index || i >= s.global_index + s.numel) continue;
+            T* p = slab + s.slab_offset + (i - s.global_index);
+            const float theta = load_value(p);
+            const float updated = zp ? zo_updated_value(theta, zp->z(j, lane), s.decay != 0, k) : theta;
+            const float z_new = z ? z->z(j, lane) : 0.0f;
+            if constexpr (kHalf) {
+              *p = finish<T>(updated, z_new, k.has_update, bits.w[lane], k);
+            } else {
+              *p = updated + k.perturb_scale * z_new;
+            }
           }
         }
       }
