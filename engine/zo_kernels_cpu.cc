@@ -11,7 +11,9 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
+#include "core/philox_batch.h"
 #include "engine/zo_kernels.h"
 
 namespace zo2 {
@@ -47,12 +49,13 @@ class NormalBatch {
     at::Tensor ua = at::empty({2 * groups}, at::kFloat), ub = at::empty({2 * groups}, at::kFloat);
     float* a = ua.data_ptr<float>();
     float* b = ub.data_ptr<float>();
+    std::vector<uint32_t> w(size_t(4 * groups));
+    rng::philox_words_batch(keys, uint64_t(first_group), groups, rng::kStreamZ, w.data());
     for (int64_t j = 0; j < groups; ++j) {
-      const rng::Words4 w = rng::philox_words(keys, uint64_t(first_group + j), rng::kStreamZ);
-      a[2 * j] = rng::uniform_open01(w.w[0]);
-      b[2 * j] = rng::uniform_open01(w.w[1]);
-      a[2 * j + 1] = rng::uniform_open01(w.w[2]);
-      b[2 * j + 1] = rng::uniform_open01(w.w[3]);
+      a[2 * j] = rng::uniform_open01(w[size_t(4 * j)]);
+      b[2 * j] = rng::uniform_open01(w[size_t(4 * j + 1)]);
+      a[2 * j + 1] = rng::uniform_open01(w[size_t(4 * j + 2)]);
+      b[2 * j + 1] = rng::uniform_open01(w[size_t(4 * j + 3)]);
     }
     radius_ = at::log(ua).mul_(-2.0f).sqrt_();
     const at::Tensor angle = ub.mul_(kTwoPi);
@@ -94,10 +97,13 @@ void run(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k)
         const std::optional<NormalBatch> zp = k.has_update ? std::optional<NormalBatch>(
                                                                  std::in_place, update_keys, b_begin, b_end - b_begin)
                                                            : std::nullopt;
+        std::vector<uint32_t> bits;  // the rounding stream's words, for a 16-bit slab's update
+        if (kHalf && k.has_update) {
+          bits.resize(size_t(4 * (b_end - b_begin)));
+          rng::philox_words_batch(update_keys, uint64_t(b_begin), b_end - b_begin, rng::kStreamRounding, bits.data());
+        }
         for (int64_t g = b_begin; g < b_end; ++g) {
           const int64_t j = g - b_begin;
-          rng::Words4 bits{};
-          if (kHalf && k.has_update) bits = rng::philox_words(update_keys, uint64_t(g), rng::kStreamRounding);
           for (int lane = 0; lane < 4; ++lane) {
             const int64_t i = 4 * g + lane;
             if (i < s.global_index || i >= s.global_index + s.numel) continue;
@@ -106,7 +112,7 @@ void run(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k)
             const float updated = zp ? zo_updated_value(theta, zp->z(j, lane), s.decay != 0, k) : theta;
             const float z_new = z ? z->z(j, lane) : 0.0f;
             if constexpr (kHalf) {
-              *p = finish<T>(updated, z_new, k.has_update, bits.w[lane], k);
+              *p = finish<T>(updated, z_new, k.has_update, bits.empty() ? 0u : bits[size_t(4 * j + lane)], k);
             } else {
               *p = updated + k.perturb_scale * z_new;
             }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/philox.h"
+#include "core/philox_batch.h"
 
 using namespace zo2;
 
@@ -72,4 +73,25 @@ TEST_CASE("normal_at is a pure function of (seed, index)") {
     CHECK(rng::normal_at(seed, i) == g.z[i % 4]);
   }
   CHECK(rng::normal_at(seed, 12345) == rng::normal_at(seed, 12345));
+}
+
+TEST_CASE("the lane-parallel Philox gives the scalar Philox's words, across the 32-bit counter carry") {
+  std::mt19937_64 rng(std::random_device{}());
+  for (int trial = 0; trial < 200; ++trial) {
+    const rng::PhiloxKeys keys = rng::philox_keys(rng());
+    // Near a carry into the counter's high word half the time, anywhere otherwise; any count, tiles and a tail.
+    const uint64_t first = trial % 2 ? (uint64_t(rng() % 1000) << 32) - rng() % 40 : rng() >> 20;
+    const int64_t groups = 1 + int64_t(rng() % 70);
+    const uint32_t stream = uint32_t(trial % 3);
+    std::vector<uint32_t> words(size_t(4 * groups) + 4, 0xDEADBEEFu);  // one group past the end must stay untouched
+    rng::philox_words_batch(keys, first, groups, stream, words.data());
+    for (int64_t j = 0; j < groups; ++j) {
+      const rng::Words4 w = rng::philox_words(keys, first + uint64_t(j), stream);
+      for (int k = 0; k < 4; ++k) {
+        INFO("trial " << trial << " group " << j << " word " << k);
+        REQUIRE(words[size_t(4 * j + k)] == w.w[k]);
+      }
+    }
+    for (int k = 0; k < 4; ++k) CHECK(words[size_t(4 * groups + k)] == 0xDEADBEEFu);
+  }
 }
