@@ -12,6 +12,7 @@
 
 #include "core/fault_points.h"
 #include "core/json_file.h"
+#include "core/remove_tree.h"
 #include "engine/io/safetensors_checkpoint.h"
 #include "engine/io/safetensors_write.h"
 
@@ -90,7 +91,7 @@ void save_opt_checkpoint(const OptModel& model, const std::filesystem::path& fin
   // The whole checkpoint is written into a sibling directory and swapped in at the end, so a failure part-way (a full
   // disk, a crash) leaves an earlier checkpoint at `final_dir` whole, never a mix of old and new files.
   const std::filesystem::path dir = final_dir.string() + ".partial";
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
   std::filesystem::create_directories(dir);
   // Host copies of every tensor, kept alive until the writer is done.
   std::vector<at::Tensor> host;
@@ -111,10 +112,10 @@ void save_opt_checkpoint(const OptModel& model, const std::filesystem::path& fin
   io::write_safetensors_sharded(dir, tensors, max_shard_bytes, io::pytorch_metadata());
   // Swap: the old checkpoint (if any) moves aside, the new one takes its name, the old one is removed.
   const std::filesystem::path old_dir = final_dir.string() + ".old";
-  std::filesystem::remove_all(old_dir);
+  remove_tree(old_dir);
   if (std::filesystem::exists(final_dir)) std::filesystem::rename(final_dir, old_dir);
   std::filesystem::rename(dir, final_dir);
-  std::filesystem::remove_all(old_dir);
+  remove_tree(old_dir);
 }
 
 }  // namespace zo2
