@@ -110,3 +110,15 @@ def test_append_rows_migrates_a_file_from_before_a_policy_column(tmp_path):
     except SystemExit as e:
         assert "is not the results header" in str(e)
     assert foreign.read_text() == "a,b\n1,2\n"
+
+
+def test_results_page_is_generated_from_the_committed_rows(tmp_path):
+    """docs/RESULTS.md is analysis/report.py's output on experiments/results, never edited by hand: regenerating it
+    from the committed rows gives the committed page byte for byte (a row added without regenerating fails here)."""
+    out = tmp_path / "RESULTS.md"
+    subprocess.run([sys.executable, str(REPO / "analysis" / "report.py"), "--results",
+                    str(REPO / "experiments" / "results"), "--profile",
+                    str(REPO / "simulator" / "profiles" / "h200-measured.json"), "--out", str(out)],
+                   check=True, cwd=REPO, capture_output=True)
+    assert out.read_text() == (REPO / "docs" / "RESULTS.md").read_text(), \
+        "docs/RESULTS.md is stale: run python3 analysis/report.py"
