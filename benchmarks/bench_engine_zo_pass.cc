@@ -1,12 +1,12 @@
 // Fused ZO passes against the device-to-device copy that bounds them: each pass reads and writes the slab once (z is
 // computed, not loaded), so achieved GB/s counts 2 x slab bytes, and copy_fraction = pass GB/s / copy GB/s.
-#include <algorithm>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 
 #include <ATen/ATen.h>
 
+#include "core/median.h"
 #include "core/model_shape.h"
 #include "core/slab_layout.h"
 #include "engine/param_slab.h"
@@ -72,11 +72,6 @@ double time_ms(Fn&& fn, int reps) {
   CUDA_CHECK(cudaEventDestroy(start));
   CUDA_CHECK(cudaEventDestroy(stop));
   return ms / reps;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
 void BM_ZoPassCuda(benchmark::State& state) {

@@ -140,8 +140,9 @@ __device__ __forceinline__ float sfu_cos(float x) {
 // the CPU uses libm here, and the CPU pass (engine/zo_kernels_cpu.cc) the same formula through ATen's vectorised
 // log/sqrt/sin/cos (SLEEF, 1 ulp). They agree to about 1e-6 in z, except where u_a is within 1e-6 of 1 (r tiny),
 // where the log's absolute error moves z by up to 1e-3: a few elements in ten million (the tests state both).
+constexpr float kTwoPi = 6.2831853071795864769f;  // the Box–Muller angle is kTwoPi * u_b (CPU batch loop too)
+
 ZO2_HD void box_muller(uint32_t wa, uint32_t wb, float& za, float& zb) {
-  constexpr float kTwoPi = 6.2831853071795864769f;
   float s, c;
 #if defined(__CUDA_ARCH__)
   constexpr float kMinusTwoLn2 = -1.3862943611198906188f;  // -2 ln x = -2 ln2 * log2 x

@@ -18,6 +18,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "core/median.h"
 #include "core/results_csv.h"
 #include "core/slab_layout.h"
 #include "core/zo_math.h"
@@ -31,13 +32,6 @@
 namespace zo2 {
 
 namespace {
-
-double median(std::vector<double> v) {
-  if (v.empty()) throw std::logic_error("calibrate: median of no measurements");
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 struct Events {
   cudaEvent_t start = nullptr, stop = nullptr;

@@ -10,15 +10,12 @@
 
 #include "engine/cross_entropy.h"
 #include "engine/cuda_check.h"
+#include "engine/cuda_float.cuh"
 
 namespace zo2 {
 namespace {
 
 constexpr int kThreads = 512;
-
-__device__ __forceinline__ float to_f(float x) { return x; }
-__device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
-__device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
 
 // Running (max, sum of exp(x - max)) of one thread's share of a row.
 struct MaxSum {

@@ -82,8 +82,9 @@ at::Tensor opt_causal_lm_loss(const ModelShape& s, const ParamSlab& r, const at:
     const at::Tensor rows = logits.reshape({-1, logits.size(-1)}).contiguous();
     const at::Tensor label_rows = labels.contiguous();
     at::Tensor loss = at::empty({rows.size(0)}, rows.options().dtype(at::kFloat));
-    cross_entropy_rows_cuda(rows.data_ptr(), from_scalar_type(rows.scalar_type()), rows.size(0), rows.size(1), rows.stride(0),
-                            label_rows.data_ptr<int64_t>(), loss.data_ptr<float>(), current_cuda_stream());
+    cross_entropy_rows_cuda(rows.data_ptr(), from_scalar_type(rows.scalar_type()), rows.size(0), rows.size(1),
+                            rows.stride(0), label_rows.data_ptr<int64_t>(), loss.data_ptr<float>(),
+                            current_cuda_stream());
     return loss.mean();
   }
   return at::cross_entropy_loss(logits.to(at::kFloat).reshape({-1, logits.size(-1)}), labels);

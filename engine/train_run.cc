@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "core/atomic_file.h"
+#include "core/median.h"
 #include "core/results_csv.h"
 #include "engine/checkpoint.h"
 #include "engine/cuda_glue.h"
@@ -22,12 +23,6 @@ std::vector<double> last_half_seconds(const std::vector<StepRecord>& steps) {
   std::vector<double> s;
   for (size_t i = steps.size() / 2; i < steps.size(); ++i) s.push_back(steps[i].seconds);
   return s;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
 void write_metrics(const std::filesystem::path& path, const std::vector<StepRecord>& steps) {
@@ -112,7 +107,10 @@ double TrainSummary::mean_step_seconds() const {
   return s.empty() ? 0 : sum / double(s.size());
 }
 
-double TrainSummary::median_step_seconds() const { return median(last_half_seconds(steps)); }
+double TrainSummary::median_step_seconds() const {
+  const auto secs = last_half_seconds(steps);
+  return secs.empty() ? 0 : median(secs);
+}
 
 TrainSummary run_training(const TrainOptions& o, std::FILE* progress) {
   if (o.steps < 1) throw std::invalid_argument(fmt::format("--steps {}: expected at least 1", o.steps));

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "engine/cuda_check.h"
+#include "engine/cuda_float.cuh"
 #include "engine/zo_kernels.h"
 
 namespace zo2 {
@@ -35,10 +36,6 @@ template <typename T>
 struct alignas(4 * sizeof(T)) Vec4 {
   T v[4];
 };
-
-__device__ __forceinline__ float to_f(float x) { return x; }
-__device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
-__device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
 
 // fp16_round_stochastic (core/zo_math.h) as a float, bit for bit: its truncation toward zero is the hardware's
 // round-toward-zero conversion, one instruction.
@@ -113,33 +110,9 @@ __device__ __forceinline__ void zo_pass_body(T* __restrict__ slab, const KernelA
   const bool decay = seg.decay != 0;
 
   // Interior block: every group lies wholly inside the segment at a vector-aligned slab position (slab offsets are
-  // 256-byte aligned, so a segment whose global index is a multiple of 4 aligns its groups). No per-group checks.
-  const bool interior = (seg.global_index & 3) == 0 && 4 * (block_group0 + kGroupsPerBlock) <= seg_end;
-  // 16-bit slabs move two neighbouring groups per 16-byte access when the segment aligns them (global index a
-  // multiple of 8). Why: the compiler issues each thread's loads only a group or two ahead of their use (it keeps
-  // registers for occupancy), so the bytes in flight per load decide how much of the memory latency is hidden; 8-byte
-  // loads left the fp16 perturbation pass at ~0.8 of the copy bandwidth while fp32's 16-byte ones reach 0.95.
-  if constexpr (sizeof(T) == 2 && kGroupsPerThread % 2 == 0) {
-    if (interior && (seg.global_index & 7) == 0) {
-      struct alignas(16) Pair {
-        Vec4<T> g[2];
-      };
-      const uint64_t pair0 = uint64_t(block_group0) / 2 + threadIdx.x;
-      Pair* const p = reinterpret_cast<Pair*>(seg_base + 8 * int64_t(pair0));
-      Pair v[kGroupsPerThread / 2];
-#pragma unroll
-      for (int u = 0; u < kGroupsPerThread / 2; ++u) v[u] = p[u * kThreads];
-#pragma unroll
-      for (int u = 0; u < kGroupsPerThread / 2; ++u) {
-        const uint64_t group = 2 * (pair0 + uint64_t(u) * kThreads);
-        transform_group<T, kUpdate, kPerturb>(v[u].g[0], group, decay, a);
-        transform_group<T, kUpdate, kPerturb>(v[u].g[1], group + 1, decay, a);
-        p[u * kThreads] = v[u];
-      }
-      return;
-    }
-  }
-  if (interior) {
+  // 256-byte aligned, so a segment whose global index is a multiple of 4 aligns its groups). No per-group checks:
+  // all loads are issued first, then each group is transformed and stored.
+  if ((seg.global_index & 3) == 0 && 4 * (block_group0 + kGroupsPerBlock) <= seg_end) {
     const uint64_t group0 = uint64_t(block_group0) + threadIdx.x;
     Vec4<T>* const p = reinterpret_cast<Vec4<T>*>(seg_base + 4 * int64_t(group0));
     Vec4<T> v[kGroupsPerThread];

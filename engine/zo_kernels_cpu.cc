@@ -58,7 +58,7 @@ class NormalBatch {
       b[2 * j + 1] = rng::uniform_open01(w[size_t(4 * j + 3)]);
     }
     radius_ = at::log(ua).mul_(-2.0f).sqrt_();
-    const at::Tensor angle = ub.mul_(kTwoPi);
+    const at::Tensor angle = ub.mul_(rng::kTwoPi);
     cos_ = at::cos(angle);
     sin_ = at::sin(angle);
     r_ = radius_.data_ptr<float>();
@@ -72,7 +72,6 @@ class NormalBatch {
   }
 
  private:
-  static constexpr float kTwoPi = 6.2831853071795864769f;
   at::Tensor radius_, cos_, sin_;
   const float *r_ = nullptr, *c_ = nullptr, *s_ = nullptr;
 };

@@ -195,7 +195,7 @@ std::vector<SimResult> simulate_chain(const std::vector<Plan>& plans, const Hard
   // step's early uploads (--prefetch-next) included.
   Plan all = plans.front();
   all.ops.clear();
-  std::vector<int> offset(plans.size()), end_op(plans.size(), -1);
+  std::vector<int> offset(plans.size());
   std::array<int, kQueueCount> tail;  // last op of each stream of the step before
   tail.fill(-1);
   for (size_t k = 0; k < plans.size(); ++k) {
@@ -224,11 +224,8 @@ std::vector<SimResult> simulate_chain(const std::vector<Plan>& plans, const Hard
       op.prev_deps.clear();
       first[size_t(stream)] = false;
       tail[size_t(stream)] = int(all.ops.size());
-      if (op.kind == OpKind::loss) end_op[k] = int(all.ops.size());
       all.ops.push_back(std::move(op));
     }
-    if (end_op[k] < 0)  // no loss op (an edited plan): the step ends with the last op the host enqueued
-      end_op[k] = int(all.ops.size()) - 1;
   }
   const SimResult whole = simulate(all, profile);
 
@@ -240,7 +237,7 @@ std::vector<SimResult> simulate_chain(const std::vector<Plan>& plans, const Hard
     else if (all.ops[i].kind == OpKind::download) d2h.push_back(whole.timeline[i]);
   TimeNs t0 = 0;
   for (size_t k = 0; k < plans.size(); ++k) {
-    TimeNs t1 = whole.timeline[size_t(end_op[k])].end;
+    TimeNs t1 = t0;
     for (size_t i = 0; i < plans[k].ops.size(); ++i) t1 = std::max(t1, whole.timeline[size_t(offset[k]) + i].end);
     SimResult& r = out[k];
     r.makespan_ns = t1 - t0;

@@ -19,7 +19,7 @@ namespace {
 
 // A layout of random tensor sizes starting at a random (generally unaligned) global index.
 // Up to six tensors of 1..max_numel elements at a random global index (so groups of four straddle tensor ends).
-// aligned: sizes and the first index multiples of 8, as in OPT's blocks (the kernel's paired 16-byte path).
+// aligned: sizes and the first index multiples of 8, as in OPT's blocks (every interior thread block unchecked).
 SlabLayout random_layout(std::mt19937_64& rng, DType dtype, int64_t max_numel = 3000, bool aligned = false) {
   std::vector<TensorSpec> specs;
   const int n = 1 + rng() % 6;
