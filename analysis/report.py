@@ -36,14 +36,16 @@ VALIDATION_NOTES = {
                                    "measured before the host loop ran on more than one thread. Memory is the "
                                    "comparison that holds there.",
 }
-POLICY = ["offload", "prefetch", "slots", "overlap", "wire", "master", "writeback", "prefetch_next", "gpu_mem_budget"]
+POLICY = ["offload", "prefetch", "slots", "overlap", "wire", "master", "writeback", "prefetch_next", "fold_update",
+          "gpu_mem_budget"]
 KEY = ["card", "executor", "model", "batch", "seq", "dtype"] + POLICY
 
 
 def load(results_dir):
     frames = []
     for path in sorted(glob.glob(os.path.join(results_dir, "*.csv"))):
-        df = with_defaults(pd.read_csv(path, dtype=str, keep_default_na=False))  # rows from before prefetch_next
+        # Rows from before prefetch_next or fold_update: those columns read as off (results_rows.DEFAULTS).
+        df = with_defaults(pd.read_csv(path, dtype=str, keep_default_na=False))
         df["file"] = os.path.basename(path)
         frames.append(df)
     rows = pd.concat(frames, ignore_index=True)
@@ -60,9 +62,12 @@ def latest(rows, **match):
     return wide.sort_values(["card", "model", "offload", "prefetch", "slots", "overlap", "writeback", "commit"])
 
 
-def drop_if_off(df, column):
-    """Tables show a switch added later (prefetch_next) only once some row has it on."""
-    return df.drop(columns=[column]) if column in df.columns and (df[column] == "off").all() else df
+def drop_if_off(df, *columns):
+    """Tables show a switch added later (prefetch_next, fold_update) only once some row has it on."""
+    for column in columns:
+        if column in df.columns and (df[column] == "off").all():
+            df = df.drop(columns=[column])
+    return df
 
 
 def md(df):
@@ -100,11 +105,13 @@ def main():
     t = []
     for _, r in res.iterrows():
         peer = PEER.get(r.card, {}).get(r.model)
-        t.append({"card": r.card, "model": r.model, "commit": r.commit, "tok/s": f"{r.tokens_per_second:.0f}",
+        t.append({"card": r.card, "model": r.model, "commit": r.commit, "fold update": r.fold_update,
+                  "tok/s": f"{r.tokens_per_second:.0f}",
                   "step s": f"{r.step_seconds:.4f}", "peer zo tok/s": peer[0] if peer else "",
                   "ratio": f"{r.tokens_per_second / peer[0]:.2f}" if peer and peer[0] else "",
                   "peak allocated GB": f"{r.peak_allocated_bytes / 1e9:.2f}"})
-    parts += ["## Whole model resident (fp16, batch 1, seq 2048)", "", md(pd.DataFrame(t)), ""]
+    parts += ["## Whole model resident (fp16, batch 1, seq 2048)", "", md(drop_if_off(pd.DataFrame(t), "fold update")),
+              ""]
 
     # Offloaded (every compute format: the wire ablation changes it with the wire).
     off = latest(cuda)
@@ -119,7 +126,7 @@ def main():
         t.append({"card": r.card, "model": r.model, "commit": r.commit, "dtype": r["dtype"], "wire": r.wire,
                   "master": r.master, "offload": r.offload,
                   "prefetch": r.prefetch, "slots": r.slots, "overlap": r.overlap, "writeback": k,
-                  "prefetch next": r.prefetch_next, "tok/s": f"{r.tokens_per_second:.0f}", "step s": f"{r.step_seconds:.4f}",
+                  "prefetch next": r.prefetch_next, "fold update": r.fold_update, "tok/s": f"{r.tokens_per_second:.0f}", "step s": f"{r.step_seconds:.4f}",
                   "link GB/s": f"{r.link_GBps:.1f}",
                   "of link bound": f"{bound / r.step_seconds:.0%}" if all_off else "",
                   "peer zo2 tok/s": peer[1] if peer else "",
@@ -135,7 +142,7 @@ def main():
               "both directions at once). Device used = cudaMemGetInfo (CUDA context included), comparable to the "
               "peer's NVML used. Runs before commit 5c64509 read the allocator peak after the final flush (one more "
               "block buffer). A wire below the master: the host updates its master every step (CPU-bound; before 5ee6246 on "
-              "one thread).", "", md(drop_if_off(pd.DataFrame(t), "prefetch next")), ""]
+              "one thread).", "", md(drop_if_off(pd.DataFrame(t), "prefetch next", "fold update")), ""]
 
     # Kernels.
     k = rows[rows.metric.str.startswith("zo_pass_")].copy()
@@ -157,12 +164,12 @@ def main():
                   f"{len(st)} configurations; step time |error| median {st.median():.1%}, max {st.max():.1%}; "
                   f"peak memory |error| median {pm.median():.1%}, max {pm.max():.1%}.", ""]
         config = ["model", "dtype", "wire", "master", "offload", "prefetch", "slots", "overlap", "writeback",
-                  "prefetch_next"]
+                  "prefetch_next", "fold_update"]
         step = v[v.metric == "step_time_error"].set_index(config)["value"].map(lambda x: f"{x:+.1%}")
         mem = v[v.metric == "peak_memory_error"].set_index(config)["value"].map(lambda x: f"{x:+.2%}")
         table = pd.DataFrame({"step err": step}).join(pd.DataFrame({"memory err": mem}), how="left").fillna("")
         parts += [VALIDATION_NOTES.get(os.path.basename(name), ""), "",
-                  md(drop_if_off(table.reset_index(), "prefetch_next")), ""]
+                  md(drop_if_off(table.reset_index(), "prefetch_next", "fold_update")), ""]
 
     # Low-bit wire drift.
     d = rows[rows.metric.str.contains("drift")]
@@ -179,12 +186,12 @@ def main():
         wide = p.pivot_table(index=["card", "commit"] + POLICY, columns="metric", values="value", aggfunc="last")
         wide = wide.reset_index()
         wide["peak GPU GB"] = (wide["peak_gpu_bytes"] / 1e9).round(2) if "peak_gpu_bytes" in wide else ""
-        cols = [c for c in ["card", "commit", "prefetch", "writeback", "prefetch_next", "step_seconds",
+        cols = [c for c in ["card", "commit", "prefetch", "writeback", "prefetch_next", "fold_update", "step_seconds",
                             "tokens_per_second", "peak GPU GB"] if c in wide.columns]
         parts += ["## OPT-175B (96 layers) predicted by the simulator", "",
                   "The peer's paper reports 18.04 GB of GPU memory (NVML used, CUDA context included) for OPT-175B; "
                   "the prediction is the caching allocator's peak (the CUDA context, about 1 GB, comes on top).",
-                  "", md(wide[cols].round(3)), ""]
+                  "", md(drop_if_off(wide[cols].round(3), "fold_update")), ""]
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     tmp = a.out + ".tmp"
     with open(tmp, "w") as f:

@@ -4,10 +4,11 @@ import os
 import subprocess
 
 COLUMNS = ["commit", "date", "card", "driver", "executor", "model", "batch", "seq", "dtype", "offload", "prefetch",
-           "slots", "overlap", "wire", "master", "writeback", "prefetch_next", "gpu_mem_budget", "metric", "value",
-           "unit", "repeats", "min", "median", "max"]
+           "slots", "overlap", "wire", "master", "writeback", "prefetch_next", "fold_update", "gpu_mem_budget", "metric",
+           "value", "unit", "repeats", "min", "median", "max"]
 # Policy columns added after rows were written: the value a missing column (or an empty cell) stands for.
-DEFAULTS = {"prefetch_next": "off"}
+# Rows from before --fold-update ran ZO2's order (the update pending until the next step): "off".
+DEFAULTS = {"prefetch_next": "off", "fold_update": "off"}
 
 
 def with_defaults(df):

@@ -35,11 +35,13 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 from results_rows import COLUMNS, current_commit, with_defaults  # noqa: E402  (the schema, once)
 # A measured configuration: the columns that select the simulated plan (card separates machines).
 CONFIG = ["card", "model", "batch", "seq", "dtype", "offload", "prefetch", "slots", "overlap", "wire", "master",
-          "writeback", "prefetch_next", "gpu_mem_budget"]
+          "writeback", "prefetch_next", "fold_update", "gpu_mem_budget"]
 # Results column -> `zo2 simulate` flag (an empty cell leaves the simulator's default).
 FLAGS = {"batch": "--batch", "seq": "--seq", "dtype": "--dtype", "offload": "--offload", "prefetch": "--prefetch",
          "slots": "--slots", "overlap": "--overlap", "wire": "--wire", "master": "--master",
-         "writeback": "--writeback", "prefetch_next": "--prefetch-next"}
+         "writeback": "--writeback", "prefetch_next": "--prefetch-next", "fold_update": "--fold-update"}
+# fold_update is always passed: rows from before the column ran ZO2's pending order ("off", results_rows.DEFAULTS),
+# while `zo2 simulate` defaults to on.
 
 
 def fail(message):
@@ -52,7 +54,8 @@ def read_measured(paths, stat):
     for path in paths:
         if not pathlib.Path(path).exists():
             fail(f"{path}: no such file")
-        df = with_defaults(pd.read_csv(path, dtype=str, keep_default_na=False))  # rows from before prefetch_next
+        # Rows from before prefetch_next or fold_update: those columns read as off (results_rows.DEFAULTS).
+        df = with_defaults(pd.read_csv(path, dtype=str, keep_default_na=False))
         missing = [c for c in CONFIG + ["executor", "metric", stat] if c not in df.columns]
         if missing:
             fail(f"{path}: missing column(s) {', '.join(repr(c) for c in missing)} (expected the results columns of "
@@ -114,7 +117,8 @@ def describe(cfg):
     return (f"{cfg['model']} b{cfg['batch']} s{cfg['seq']} {cfg['dtype']} offload={cfg['offload']} "
             f"prefetch={cfg['prefetch']} slots={cfg['slots']} overlap={cfg['overlap']} wire={cfg['wire']} "
             f"master={cfg['master']} writeback={cfg['writeback']}"
-            + (" prefetch-next=on" if cfg["prefetch_next"] == "on" else ""))
+            + (" prefetch-next=on" if cfg["prefetch_next"] == "on" else "")
+            + (" fold-update=on" if cfg["fold_update"] == "on" else ""))
 
 
 def simulate(zo2, profile, cfg):

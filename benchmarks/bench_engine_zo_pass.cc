@@ -25,9 +25,14 @@ using namespace zo2;
 
 const DType kDtypes[] = {DType::f32, DType::f16, DType::bf16};
 
-ZoPassCoeffs coeffs(bool update) {
+// The three passes a step runs: 0 = +eps only (zo-, zo=, zo+ of a folding block), 1 = the pending update and +eps
+// (zo+ of an offloaded block, or of any block with --fold-update off), 2 = the folded restore (zo= with the update).
+const char* const kModeNames[] = {"perturb", "update+perturb", "fold"};
+
+ZoPassCoeffs coeffs(int64_t mode) {
   ZoPassCoeffs k;
-  k.has_update = update;
+  k.has_update = mode == 1;
+  k.fold_update = mode == 2;
   k.update_seed = 11;
   k.lr = 1e-6f;
   k.projected_grad = 0.5f;
@@ -48,12 +53,12 @@ void BM_ZoPassCpu(benchmark::State& state) {
   ParamSlab slab = ParamSlab::allocate(layout, at::kCPU);
   slab.flat.normal_(0.0, 0.02);
   const auto segments = zo_segments(layout);
-  const ZoPassCoeffs k = coeffs(state.range(1) != 0);
+  const ZoPassCoeffs k = coeffs(state.range(1));
   for (auto _ : state) zo_pass_cpu(slab.flat.data_ptr(), dt, segments, k);
   state.SetBytesProcessed(int64_t(state.iterations()) * 2 * layout.bytes());
-  state.SetLabel(std::string(dtype_name(dt)) + (state.range(1) ? " update+perturb" : " perturb"));
+  state.SetLabel(std::string(dtype_name(dt)) + " " + kModeNames[state.range(1)]);
 }
-BENCHMARK(BM_ZoPassCpu)->ArgsProduct({{0, 1, 2}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ZoPassCpu)->ArgsProduct({{0, 1, 2}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
 
 #ifdef ZO2_HAVE_CUDA
 // Milliseconds of `reps` launches of `fn`, timed with CUDA events on the current stream.
@@ -85,7 +90,7 @@ void BM_ZoPassCuda(benchmark::State& state) {
   slab.flat.normal_(0.0, 0.02);
   at::Tensor other = at::empty_like(slab.flat);
   const auto segments = zo_segments(layout);
-  const ZoPassCoeffs k = coeffs(state.range(1) != 0);
+  const ZoPassCoeffs k = coeffs(state.range(1));
   const int groups_per_thread = int(state.range(2));
   const int min_blocks = int(state.range(3));
   const int64_t bytes = layout.bytes();
@@ -111,14 +116,14 @@ void BM_ZoPassCuda(benchmark::State& state) {
   state.counters["pass_GBps"] = pass_gbs;
   state.counters["copy_GBps"] = copy_gbs;
   state.counters["copy_fraction"] = pass_gbs / copy_gbs;
-  state.SetLabel(std::string(dtype_name(dt)) + (state.range(1) ? " update+perturb" : " perturb") + " opt-6.7b block" +
+  state.SetLabel(std::string(dtype_name(dt)) + " " + kModeNames[state.range(1)] + " opt-6.7b block" +
                  (groups_per_thread ? " groups/thread " + std::to_string(groups_per_thread) : " default") +
                  (min_blocks >= 0 ? " min blocks/SM " + std::to_string(min_blocks) : ""));
 }
-// Arguments: dtype, update, groups of four elements per thread (0 = the tuned default), thread blocks per SM the
+// Arguments: dtype, pass (kModeNames), groups of four elements per thread (0 = the tuned default), thread blocks per SM the
 // registers must allow (0 = the compiler's choice, -1 = the tuned default). Label "default": what the engine runs.
 BENCHMARK(BM_ZoPassCuda)
-    ->ArgsProduct({{0, 1, 2}, {0, 1}, {0, 4, 8}, {-1, 0, 4, 8}})
+    ->ArgsProduct({{0, 1, 2}, {0, 1, 2}, {0, 4, 8}, {-1, 0, 4, 8}})
     ->UseManualTime()
     ->Iterations(20)
     ->Unit(benchmark::kMillisecond);

@@ -4,8 +4,10 @@
 // One Philox call gives four 32-bit words for elements 4j..4j+3; each word's top 23 bits make a uniform in (0, 1)
 // ((k + 0.5) * 2^-23, never 0 or 1, exact in float), and Box-Muller turns the pairs (w0, w1) and (w2, w3) into four normals:
 //   r = sqrt(-2 ln u_a), z_a = r cos(2 pi u_b), z_b = r sin(2 pi u_b).
-// The step seed is splitmix64(run seed ^ splitmix64(step + 1)). Stream 0 is z; stream 1 gives the random bits of
-// stochastic rounding. CPU and GPU agree to the rounding of log/sincos (box_muller says how far; tests state it).
+// The step seed is splitmix64(run seed ^ splitmix64(step + 1)). Stream 0 is z. The random bits of stochastic rounding
+// come from Philox2x32-10 (rounding_bits4 below): half the multiplies of a Philox4x32 call, and 16 bits per element
+// are all that rounding needs. CPU and GPU agree to the rounding of log/sincos (box_muller says how far; tests state
+// it), and bit for bit on the rounding stream.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -19,7 +21,6 @@
 namespace zo2::rng {
 
 constexpr uint32_t kStreamZ = 0;
-constexpr uint32_t kStreamRounding = 1;
 
 struct Words4 {
   uint32_t w[4];
@@ -90,6 +91,55 @@ ZO2_HD Words4 philox_words(const PhiloxKeys& keys, uint64_t group, uint32_t stre
 
 ZO2_HD Words4 philox_words(uint64_t seed, uint64_t group, uint32_t stream) {
   return philox_words(philox_keys(seed), group, stream);
+}
+
+// The stochastic-rounding stream: element 4j+l of a step gets the 16-bit half l%2 (low half first) of word l/2 of
+// Philox2x32-10(key = rounding_key(step seed), counter = j). Why not a second Philox4x32 call: the 16-bit update
+// passes are bound by instruction issue, and this halves the rounding stream's multiplies (10 instead of 20 per
+// four elements). Philox2x32-10 passes BigCrush (Salmon et al.); its 32-bit key is the step seed folded, so two
+// steps share a rounding stream once in 2^32 pairs, which only correlates which way two roundings go.
+struct RoundingKeys {
+  uint32_t k[10];
+};
+
+ZO2_HD uint32_t rounding_key(uint64_t step_seed) { return uint32_t(step_seed) ^ uint32_t(step_seed >> 32); }
+
+ZO2_HD RoundingKeys rounding_keys(uint64_t step_seed) {
+  RoundingKeys keys;
+  uint32_t k = rounding_key(step_seed);
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+  for (int round = 0; round < 10; ++round) {
+    keys.k[round] = k;
+    k += 0x9E3779B9u;
+  }
+  return keys;
+}
+
+// Philox2x32 with 10 rounds (Random123's constants; its known-answer vectors are in the tests).
+ZO2_HD void philox2x32_10(uint32_t& c0, uint32_t& c1, const RoundingKeys& keys) {
+  constexpr uint32_t kM = 0xD256D193u;
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+  for (int round = 0; round < 10; ++round) {
+#if defined(__CUDA_ARCH__)
+    const uint32_t hi = __umulhi(kM, c0), lo = kM * c0;
+#else
+    const uint64_t p = uint64_t(kM) * c0;
+    const uint32_t hi = uint32_t(p >> 32), lo = uint32_t(p);
+#endif
+    c0 = hi ^ keys.k[round] ^ c1;
+    c1 = lo;
+  }
+}
+
+// The rounding bits of elements 4*group .. 4*group+3, 16 bits each in the low half of each word.
+ZO2_HD Words4 rounding_bits4(const RoundingKeys& keys, uint64_t group) {
+  uint32_t c0 = uint32_t(group), c1 = uint32_t(group >> 32);
+  philox2x32_10(c0, c1, keys);
+  return Words4{{c0 & 0xFFFFu, c0 >> 16, c1 & 0xFFFFu, c1 >> 16}};
 }
 
 // (k + 0.5) * 2^-23 for the top 23 bits k: strictly inside (0, 1) (24 bits would round the largest value up to 1.0,

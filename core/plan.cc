@@ -30,6 +30,7 @@ std::string_view op_kind_name(OpKind k) {
     case OpKind::zo_perturb: return "zo_perturb";
     case OpKind::zo_minus: return "zo_minus";
     case OpKind::zo_restore: return "zo_restore";
+    case OpKind::zo_fold: return "zo_fold";
     case OpKind::forward: return "forward";
     case OpKind::embed: return "embed";
     case OpKind::head: return "head";
@@ -108,7 +109,10 @@ class Builder {
     const int64_t res_bytes = resident_layout(s_, p_.dtype).bytes();
     const int64_t embed_mem = 3 * tokens_ * s_.hidden * elt;
     const double embed_flops = s_.has_projection() ? 2.0 * double(tokens_) * s_.hidden * s_.word_embed_proj_dim : 0.0;
-    int a = add_zo("zo+/resident", OpKind::zo_update, -1, res_params, 2 * res_bytes, 2 * res_params, {});
+    // With --fold-update the resident group's update was applied by the last step's zo=/head: +eps only.
+    const bool fold_resident = p_.folds(-1);
+    int a = add_zo("zo+/resident", fold_resident ? OpKind::zo_perturb : OpKind::zo_update, -1, res_params,
+                   2 * res_bytes, (fold_resident ? 1 : 2) * res_params, {});
     int ep = add(make("embed/fwd+", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, 2, +1), {a});
     int b = add_zo("zo-/resident", OpKind::zo_minus, -1, res_params, 2 * res_bytes, res_params, {ep});
     int em = add(make("embed/fwd-", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, 2, -1), {b});
@@ -144,7 +148,10 @@ class Builder {
         }
       }
       const int64_t zp_bytes = zo_bytes(off, true), zx_bytes = zo_bytes(off, false);
-      int zp = add_zo("zo+/" + tag, OpKind::zo_update, l, block_params_, zp_bytes, 2 * block_params_, first_deps, slot);
+      // A block that folds its update (--fold-update, resident blocks) has none pending: its first pass is +eps only.
+      const bool folds = p_.folds(l);
+      int zp = add_zo("zo+/" + tag, folds ? OpKind::zo_perturb : OpKind::zo_update, l, block_params_, zp_bytes,
+                      (folds ? 1 : 2) * block_params_, first_deps, slot);
       plan_.ops[size_t(zp)].prev_deps = std::move(first_prev_deps);
       const double fwd_flops = s_.block_forward_flops(B_, T_);
       const int64_t fwd_mem = compute_bytes_ + tokens_ * (10 * s_.hidden + 2 * s_.ffn) * elt;
@@ -155,7 +162,10 @@ class Builder {
       Op fm_op = make("fwd-/" + tag, OpKind::forward, Queue::compute, l, fwd_flops, fwd_mem, 10, -1);
       fm_op.slot = slot;
       int fm = add(fm_op, {zm, prev_minus});
-      int zr = add_zo("zo=/" + tag, OpKind::zo_restore, l, block_params_, zx_bytes, block_params_, {fm}, slot);
+      // A folding block's restore waits for the loss (it needs g): it is added after the loss, below.
+      int zr = -1;
+      if (folds) folded_.push_back({l, fm});
+      else zr = add_zo("zo=/" + tag, OpKind::zo_restore, l, block_params_, zx_bytes, block_params_, {fm}, slot);
       prev_plus = fp;
       prev_minus = fm;
       if (off) {
@@ -199,8 +209,25 @@ class Builder {
     int hp = add(make("head/fwd+", OpKind::head, Queue::compute, -1, head_flops, head_mem, 4, +1), {hz, prev_plus});
     int hm = add_zo("zo-/head", OpKind::zo_minus, -1, res_params, 2 * res_bytes, res_params, {hp});
     int hf = add(make("head/fwd-", OpKind::head, Queue::compute, -1, head_flops, head_mem, 4, -1), {hm, prev_minus});
-    add_zo("zo=/head", OpKind::zo_restore, -1, res_params, 2 * res_bytes, res_params, {hf});
-    add(make("loss", OpKind::loss, Queue::host, -1, 0, 0, 0), {hp, hf});
+    if (!fold_resident) add_zo("zo=/head", OpKind::zo_restore, -1, res_params, 2 * res_bytes, res_params, {hf});
+    const int loss = add(make("loss", OpKind::loss, Queue::host, -1, 0, 0, 0), {hp, hf});
+
+    // --fold-update: the restores that apply this step's update, now that g is known (in block order, then the
+    // resident group). Each regenerates one z per element, the restore's, where zo+ would regenerate two next step.
+    for (const auto& [layer, fwd_minus] : folded_) {
+      Op f = make("zo=/" + layer_tag(layer), OpKind::zo_fold, Queue::compute, layer, 0, 2 * compute_bytes_, 1);
+      f.elements = block_params_;
+      f.rng_samples = block_params_;
+      f.updates = 1;
+      add(f, {fwd_minus, loss});
+    }
+    if (fold_resident) {
+      Op f = make("zo=/head", OpKind::zo_fold, Queue::compute, -1, 0, 2 * res_bytes, 1);
+      f.elements = res_params;
+      f.rng_samples = res_params;
+      f.updates = 1;
+      add(f, {hf, loss});
+    }
   }
 
  private:
@@ -341,6 +368,7 @@ class Builder {
   // on its slot), copy back (-1: none this step); and of the previous plan when this one continues it.
   std::vector<int> upload_, restore_, release_, download_;
   std::vector<int> prev_early_, prev_restore_, prev_release_, prev_download_;
+  std::vector<std::pair<int64_t, int>> folded_;  // --fold-update: (block, its fwd-) whose zo= follows the loss
 };
 
 }  // namespace

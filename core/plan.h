@@ -25,6 +25,7 @@ enum class OpKind : uint8_t {
   zo_perturb,   // zo+/head: +eps z only (the tied head's second visit of the resident group; no pending update)
   zo_minus,     // zo-/...: -2 eps z
   zo_restore,   // zo=/...: +eps z, back to theta
+  zo_fold,      // zo=/... with --fold-update: +eps z back to theta, then this step's update with the same z (after loss)
   forward,      // fwd+/L07, fwd-/L07: one block's forward for one pass
   embed,        // embed/fwd+, embed/fwd-
   head,         // head/fwd+, head/fwd-: final norm, logits and the pass's loss on the GPU

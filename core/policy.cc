@@ -202,6 +202,7 @@ Policy resolve_policy(const PolicyOptions& o, int64_t layers) {
   p.writeback = o.writeback;
   p.gpu_mem_budget = parse_bytes(o.gpu_mem_budget, "--gpu-mem-budget");
   p.prefetch_next = parse_on_off(o.prefetch_next, "--prefetch-next");
+  p.fold_update = parse_on_off(o.fold_update, "--fold-update");
   p.validate();
   return p;
 }
@@ -216,7 +217,8 @@ nlohmann::json policy_to_json(const Policy& p) {
                         {"master", std::string(dtype_name(p.master))},
                         {"writeback", p.writeback},
                         {"gpu_mem_budget", p.gpu_mem_budget},
-                        {"prefetch_next", p.prefetch_next ? "on" : "off"}};
+                        {"prefetch_next", p.prefetch_next ? "on" : "off"},
+                        {"fold_update", p.fold_update ? "on" : "off"}};
 }
 
 PolicyOptions policy_options_of(const Policy& p) {
@@ -231,6 +233,7 @@ PolicyOptions policy_options_of(const Policy& p) {
   o.writeback = p.writeback;
   o.gpu_mem_budget = std::to_string(p.gpu_mem_budget);
   o.prefetch_next = p.prefetch_next ? "on" : "off";
+  o.fold_update = p.fold_update ? "on" : "off";
   return o;
 }
 
@@ -251,13 +254,14 @@ PolicyOptions policy_options_from_json(const nlohmann::json& j, const std::strin
   };
   for (auto it = j.begin(); it != j.end(); ++it) {
     static const char* known[] = {"offload", "prefetch",  "slots",          "overlap",      "dtype",
-                                  "wire",    "master",    "writeback",      "gpu_mem_budget", "prefetch_next"};
+                                  "wire",    "master",    "writeback",      "gpu_mem_budget", "prefetch_next",
+                                  "fold_update"};
     bool ok = false;
     for (const char* k : known) ok = ok || it.key() == k;
     if (!ok)
       throw std::invalid_argument(fmt::format(
           "{}: unknown policy field '{}' (expected offload, prefetch, slots, overlap, dtype, wire, master, writeback, "
-          "gpu_mem_budget, prefetch_next)",
+          "gpu_mem_budget, prefetch_next, fold_update)",
           where, it.key()));
   }
   str("offload", o.offload);
@@ -270,6 +274,7 @@ PolicyOptions policy_options_from_json(const nlohmann::json& j, const std::strin
   };
   on_off("overlap", o.overlap);
   on_off("prefetch_next", o.prefetch_next);
+  on_off("fold_update", o.fold_update);
   str("dtype", o.dtype);
   str("wire", o.wire);
   str("master", o.master);

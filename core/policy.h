@@ -27,6 +27,7 @@ struct PolicyOptions {
   int64_t writeback = 1;
   std::string gpu_mem_budget = "0";  // bytes, or with a suffix: 40GB, 40GiB, 512MB, 0 = none
   std::string prefetch_next = "off";
+  std::string fold_update = "on";
 };
 
 // The resolved policy for a model with a known number of layers.
@@ -43,9 +44,16 @@ struct Policy {
   // Upload the next step's first blocks at the end of this step, while its last block and the head compute, so the
   // link never idles between steps (core/plan.h says how plans chain).
   bool prefetch_next = false;
+  // Blocks that stay on the GPU (resident blocks and the resident group) apply a step's update in that step's restore
+  // pass, after the loss, with the z the restore regenerates anyway: one normal per element per pass. Off: ZO2's
+  // order, the update pending until the next step's first pass, which regenerates two (the old z and the new).
+  // Offloaded blocks always keep it pending: they have left the GPU by the time the loss is known.
+  bool fold_update = true;
 
   int64_t layers() const { return int64_t(offload.size()); }
   int64_t offloaded_count() const;
+  // Whether block `layer` (-1: the resident group) applies its update in its restore pass (fold_update above).
+  bool folds(int64_t layer) const { return fold_update && (layer < 0 || !offload[size_t(layer)]); }
   // Wire at least as precise as master: the GPU applies the update and copies the block back.
   // Wire below master: the GPU computes on a rounded copy and the host updates its master from the regenerated z.
   bool gpu_writes_back() const;

@@ -20,7 +20,7 @@ const std::vector<std::string>& result_columns() {
   static const std::vector<std::string> kColumns{
       "commit",    "date",          "card",           "driver",   "executor", "model",   "batch",
       "seq",       "dtype",         "offload",        "prefetch", "slots",    "overlap", "wire",
-      "master",    "writeback",     "prefetch_next",  "gpu_mem_budget",       "metric",  "value",
+      "master",    "writeback",     "prefetch_next",  "fold_update", "gpu_mem_budget", "metric",  "value",
       "unit",      "repeats",       "min",            "median",   "max"};
   return kColumns;
 }
@@ -44,6 +44,7 @@ void ResultRow::set_policy(const Policy& p) {
   set("master", std::string(dtype_name(p.master)));
   set("writeback", std::to_string(p.writeback));
   set("prefetch_next", p.prefetch_next ? "on" : "off");
+  set("fold_update", p.fold_update ? "on" : "off");
   set("gpu_mem_budget", std::to_string(p.gpu_mem_budget));
 }
 

@@ -1,9 +1,13 @@
 // The arithmetic of one fused ZO pass on one element, shared by the CPU loop and the CUDA kernel so both compute
-// the same function:  t = theta - lr*(g*z_prev + wd*theta)   (pending update, when there is one)
-//                     out = t + scale*z_new                   (perturbation: +eps, -2eps or +eps)
-// all in fp32. Half-precision storage: the updated value t is rounded stochastically to the storage format (random
-// bits from the counter RNG's rounding stream, so runs are reproducible), then t + scale*z is rounded to nearest.
-// Why: lr*g*z is often 1e-7 while a bf16 weight's ulp near 0.02 is 1e-4; round-to-nearest would drop every update.
+// the same function, all in fp32:
+//   pending update + perturbation:  t = theta - lr*(g*z_prev + wd*theta);  out = t + scale*z
+//   folded restore (fold_update):   r = theta + scale*z;  out = r - lr*(g*z + wd*r)   (one z: this step's)
+// Half-precision storage: an updated value is rounded stochastically to the storage format (random bits from the
+// rounding stream of the step whose update it is, core/philox.h, so runs are reproducible); a perturbed value is
+// rounded to nearest. The folded restore rounds r to nearest first, so it stores exactly what the restore pass
+// followed by the next step's update would: the two orders give bitwise the same weights.
+// Why stochastic: lr*g*z is often 1e-7 while a bf16 weight's ulp near 0.02 is 1e-4; round-to-nearest would drop
+// every update.
 #pragma once
 #include <cstdint>
 
@@ -19,11 +23,30 @@ struct ZoPassCoeffs {
   float weight_decay = 0.0f;
   uint64_t perturb_seed = 0;    // step seed of this step's z
   float perturb_scale = 0.0f;   // +eps, -2eps, +eps; 0 flushes the pending update only
+  // The folded restore: after adding perturb_scale*z, apply this step's update (projected_grad, lr, weight_decay)
+  // with the same z, instead of leaving it pending for the next step (has_update must then be false).
+  bool fold_update = false;
 };
 
+// Written with explicit roundings on the GPU: the pending-update pass and the folded restore inline this in different
+// surroundings, and nvcc's free choice of which products to fuse could then differ between the two; these pin it.
+// The host build does not contract (-ffp-contract=off, CMakeLists.txt): the plain expression is the same arithmetic.
 ZO2_HD float zo_updated_value(float theta, float z_prev, bool decay, const ZoPassCoeffs& k) {
   const float wd = decay ? k.weight_decay : 0.0f;
+#if defined(__CUDA_ARCH__)
+  return __fmaf_rn(-k.lr, __fmaf_rn(k.projected_grad, z_prev, __fmul_rn(wd, theta)), theta);
+#else
   return theta - k.lr * (k.projected_grad * z_prev + wd * theta);
+#endif
+}
+
+// theta + scale*z, rounded once on the GPU (an fma) and as written on the CPU.
+ZO2_HD float zo_perturbed_value(float theta, float z, const ZoPassCoeffs& k) {
+#if defined(__CUDA_ARCH__)
+  return __fmaf_rn(k.perturb_scale, z, theta);
+#else
+  return theta + k.perturb_scale * z;
+#endif
 }
 
 // ---- Portable rounding of fp32 to the 16-bit formats (bit patterns), used for stochastic rounding. ----

@@ -268,11 +268,17 @@ BlockTimes measure_block(const ModelShape& shape, DType dtype, int64_t batch, in
     k.perturb_scale = (sign = -sign) * 1e-3f;
     zo_pass(slab, k);
   });
+  // The folded restore (zo=/L with --fold-update): one z, then this step's update; no pending one.
+  k.fold_update = true;
+  out.zo_fold_seconds = gpu_seconds(s.stream(), warmup, repeats, 2, [&] {
+    k.perturb_scale = (sign = -sign) * 1e-3f;
+    zo_pass(slab, k);
+  });
   return out;
 }
 
 double measure_block_loop(const ModelShape& shape, DType dtype, int64_t batch, int64_t seq, int64_t slabs,
-                          double seconds) {
+                          double seconds, bool fold_update) {
   c10::cuda::CUDAStream s = c10::cuda::getStreamFromPool();
   c10::cuda::CUDAStreamGuard guard(s);
   std::vector<ParamSlab> blocks;
@@ -283,10 +289,13 @@ double measure_block_loop(const ModelShape& shape, DType dtype, int64_t batch, i
   at::Tensor hidden = at::randn({batch, seq, shape.hidden}, at::TensorOptions().dtype(to_scalar_type(dtype)).device(at::kCUDA));
   ZoPassCoeffs k = timing_coeffs();
   at::Tensor h;
-  // One pass over the blocks as a resident step runs them (engine/plan: zo+, fwd+, zo-, fwd-, zo= per block).
+  // One pass over the blocks as a resident step runs them (core/plan.cc: zo+, fwd+, zo-, fwd-, zo= per block). With
+  // the fold, zo+ is +eps only and zo= applies the update; without it, zo+ applies the pending update and zo= is +eps.
+  // (A step runs a block's zo= after the loss, not right after its fwd-; the passes per block are the same.)
   auto pass = [&] {
     for (ParamSlab& b : blocks) {
-      k.has_update = true;
+      k.fold_update = false;
+      k.has_update = !fold_update;
       k.perturb_scale = 1e-3f;
       zo_pass(b, k);
       h = opt_block(shape, b, hidden);
@@ -294,6 +303,7 @@ double measure_block_loop(const ModelShape& shape, DType dtype, int64_t batch, i
       k.perturb_scale = -2e-3f;
       zo_pass(b, k);
       h = opt_block(shape, b, hidden);
+      k.fold_update = fold_update;
       k.perturb_scale = 1e-3f;
       zo_pass(b, k);
     }
@@ -464,6 +474,7 @@ CalibrationMeasurements measure_hardware(const CalibrateOptions& o) {
     e.forward_seconds = b.forward_seconds;
     e.zo_update_seconds = b.zo_update_seconds;
     e.zo_perturb_seconds = b.zo_perturb_seconds;
+    e.zo_fold_seconds = b.zo_fold_seconds;
     size_t free_bytes = 0, total_bytes = 0;
     CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
     const int64_t model_block_bytes = shape.layers * block_layout(shape, 0, o.dtype).bytes();
@@ -472,21 +483,26 @@ CalibrationMeasurements measure_hardware(const CalibrateOptions& o) {
       log(v, fmt::format("{} resident block loop skipped: its blocks need {} and {} of GPU memory is free", name,
                          format_bytes(model_block_bytes), format_bytes(int64_t(free_bytes))));
     if (o.resident_seconds > 0 && resident_fits) {
-      // A resident step's loop over the whole model's blocks, and over one slab (the record tells the two apart).
+      // A resident step's loop over the whole model's blocks, and over one slab (the record tells the two apart), in
+      // the order resident blocks run by default (--fold-update on): the profile records it as "folded".
       e.resident_slabs = shape.layers;
       e.resident_seconds = o.resident_seconds;
-      e.resident_block_seconds = measure_block_loop(shape, o.dtype, o.batch, o.seq, shape.layers, o.resident_seconds);
-      e.one_slab_block_seconds = measure_block_loop(shape, o.dtype, o.batch, o.seq, 1, o.resident_seconds);
+      e.resident_loop = "folded";
+      e.resident_block_seconds = measure_block_loop(shape, o.dtype, o.batch, o.seq, shape.layers, o.resident_seconds,
+                                                    /*fold_update=*/true);
+      e.one_slab_block_seconds = measure_block_loop(shape, o.dtype, o.batch, o.seq, 1, o.resident_seconds,
+                                                    /*fold_update=*/true);
       c10::cuda::CUDACachingAllocator::emptyCache();  // the next model's slabs need not fit beside these cached ones
-      log(v, fmt::format("{} resident block loop ({} slabs): {:.3f} ms per block; one slab {:.3f} ms; isolated ops sum "
-                         "{:.3f} ms",
+      log(v, fmt::format("{} resident block loop ({} slabs; zo+ perturb only, fwd+, zo-, fwd-, zo= folded): {:.3f} ms "
+                         "per block; one slab {:.3f} ms; isolated ops sum {:.3f} ms",
                          name, shape.layers, e.resident_block_seconds * 1e3, e.one_slab_block_seconds * 1e3,
-                         (e.zo_update_seconds + 2 * e.forward_seconds + 2 * e.zo_perturb_seconds) * 1e3));
+                         e.isolated_block_seconds() * 1e3));
     }
     m.blocks.push_back(e);
-    log(v, fmt::format("{} block {}: forward {:.3f} ms ({:.1f} TFLOP/s), zo+ {:.3f} ms, zo-/zo= {:.3f} ms", name,
-                       dtype_name(o.dtype), e.forward_seconds * 1e3, e.forward_flops / e.forward_seconds / 1e12,
-                       e.zo_update_seconds * 1e3, e.zo_perturb_seconds * 1e3));
+    log(v, fmt::format("{} block {}: forward {:.3f} ms ({:.1f} TFLOP/s), zo+ with pending update {:.3f} ms, "
+                       "zo+/zo-/zo= perturb only {:.3f} ms, zo= folded {:.3f} ms",
+                       name, dtype_name(o.dtype), e.forward_seconds * 1e3, e.forward_flops / e.forward_seconds / 1e12,
+                       e.zo_update_seconds * 1e3, e.zo_perturb_seconds * 1e3, e.zo_fold_seconds * 1e3));
     const EmbedHeadTimes eh = measure_embed_head(shape, o.dtype, o.batch, o.seq, o.warmup, o.repeats);
     m.model_timings.push_back({name, o.dtype, o.batch, o.seq, eh.embed_seconds, eh.head_loss_seconds,
                                shape.head_forward_flops(o.batch, o.seq), shape.hidden, shape.vocab_size,

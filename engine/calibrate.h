@@ -46,15 +46,18 @@ double measure_host_sync(int warmup, int repeats);                             /
 double measure_host_update_rate(int64_t elements, int warmup, int repeats);    // elements/s, CPU fused pass
 struct BlockTimes {
   double forward_seconds = 0, zo_update_seconds = 0, zo_perturb_seconds = 0;
+  double zo_fold_seconds = 0;  // the folded restore (--fold-update): +eps z, then this step's update with that z
   int64_t slab_bytes = 0, params = 0;
 };
 BlockTimes measure_block(const ModelShape& shape, DType dtype, int64_t batch, int64_t seq, bool zo, int warmup,
                          int repeats);
-// Seconds per block of a resident step's block loop (zo+ with the pending update, fwd+, zo-, fwd-, zo=) over `slabs`
-// blocks each in its own device slab, in order, back to back: 1 s (or `seconds` when shorter) of the same load first,
-// then `seconds` timed in windows of about 0.5 s, at least 3 (CUDA events); the median window, per block.
+// Seconds per block of a resident step's block loop over `slabs` blocks each in its own device slab, in order, back to
+// back: 1 s (or `seconds` when shorter) of the same load first, then `seconds` timed in windows of about 0.5 s, at
+// least 3 (CUDA events); the median window, per block. The loop is the one a resident block runs with
+// --fold-update on (fold_update: zo+ perturb only, fwd+, zo-, fwd-, zo= folded) or off (zo+ with the pending update,
+// fwd+, zo-, fwd-, zo=).
 double measure_block_loop(const ModelShape& shape, DType dtype, int64_t batch, int64_t seq, int64_t slabs,
-                          double seconds);
+                          double seconds, bool fold_update = true);
 struct EmbedHeadTimes {
   double embed_seconds = 0, head_loss_seconds = 0;
 };

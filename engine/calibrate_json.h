@@ -56,12 +56,21 @@ struct CalibrationMeasurements {
     int64_t slab_bytes = 0, params = 0;
     double forward_flops = 0;
     double forward_seconds = 0, zo_update_seconds = 0, zo_perturb_seconds = 0;
+    double zo_fold_seconds = 0;  // zo= with --fold-update: +eps z, then this step's update with that z; 0: not measured
     // A resident step's block loop (zo+, fwd+, zo-, fwd-, zo=) over the model's blocks, each in its own slab, back
     // to back in steady state, per block; 0 when not measured. The same loop over one slab (diagnostic: it separates
     // a sustained-load slowdown of the GPU from one that comes with many distinct slabs) goes to the record only.
     double resident_block_seconds = 0, one_slab_block_seconds = 0;
     int64_t resident_slabs = 0;
     double resident_seconds = 0;  // how long the loop ran (timed part)
+    // Which loop ran (the profile's block_timings[].resident_loop): "pending" (zo+ with the pending update, ..., zo=
+    // +eps) or "folded" (zo+ +eps only, ..., zo= folded; what zo2 calibrate runs, resident blocks' default order).
+    std::string resident_loop = "pending";
+    // The single-shot passes of that loop, summed (the denominator of the simulator's resident factor).
+    double isolated_block_seconds() const {
+      return resident_loop == "folded" ? 2 * zo_perturb_seconds + zo_fold_seconds + 2 * forward_seconds
+                                       : zo_update_seconds + 2 * forward_seconds + 2 * zo_perturb_seconds;
+    }
   };
   std::vector<Block> blocks;  // block_timings entries (the compute dtype, every model)
 
@@ -200,18 +209,33 @@ inline nlohmann::json calibration_profile_json(const CalibrationMeasurements& m)
                   "arithmetic; {}",
                   m.host_threads, by));
   json bt = json::array();
-  for (const auto& b : m.blocks) {
+  for (size_t i = 0; i < m.blocks.size(); ++i) {
+    const auto& b = m.blocks[i];
+    // The loader refuses a folded loop without the fold's own time (its single-shot sum needs it): refuse it here,
+    // where the measurement that lacks it is named.
+    if (b.resident_loop != "pending" && b.resident_loop != "folded")
+      throw std::invalid_argument(fmt::format("calibration: blocks[{}] ({}): field 'resident_loop': expected \"pending\" "
+                                              "or \"folded\", got \"{}\"",
+                                              i, b.model, b.resident_loop));
+    if (b.resident_block_seconds > 0 && b.resident_loop == "folded" && !(b.zo_fold_seconds > 0))
+      throw std::invalid_argument(fmt::format("calibration: blocks[{}] ({}): field 'zo_fold_seconds': expected seconds > "
+                                              "0 beside a folded resident loop, got {}",
+                                              i, b.model, b.zo_fold_seconds));
     json e = {{"hidden", b.hidden}, {"ffn", b.ffn}, {"heads", b.heads}, {"dtype", std::string(dtype_name(b.dtype))},
               {"batch", b.batch}, {"seq", b.seq}, {"forward_seconds", b.forward_seconds},
               {"zo_update_seconds", b.zo_update_seconds}, {"zo_perturb_seconds", b.zo_perturb_seconds}};
     std::string source = fmt::format("{} block (ParamSlab of block 0, normal(0, 0.02)): opt_block forward, zo_pass with "
-                                     "the pending update (zo_update) and without (zo_perturb), CUDA events",
-                                     b.model);
+                                     "the pending update (zo_update) and without (zo_perturb){}, CUDA events",
+                                     b.model, b.zo_fold_seconds > 0 ? ", the folded restore (zo_fold)" : "");
+    if (b.zo_fold_seconds > 0) e["zo_fold_seconds"] = b.zo_fold_seconds;
     if (b.resident_block_seconds > 0) {
       e["resident_block_seconds"] = b.resident_block_seconds;
-      source += fmt::format("; resident_block_seconds: zo+, fwd+, zo-, fwd-, zo= over {} blocks in their own slabs, "
-                            "in order, back to back for {:.1f} s after 1 s of the same load, per block (median of "
-                            "0.5 s windows)",
+      e["resident_loop"] = b.resident_loop;
+      source += fmt::format("; resident_block_seconds: {} over {} blocks in their own slabs, in order, back to back for "
+                            "{:.1f} s after 1 s of the same load, per block (median of 0.5 s windows)",
+                            b.resident_loop == "folded" ? "zo+ (+eps only), fwd+, zo-, fwd-, zo= folded (restore and "
+                                                          "this step's update)"
+                                                        : "zo+ (pending update and +eps), fwd+, zo-, fwd-, zo=",
                             b.resident_slabs, b.resident_seconds);
     }
     e["source"] = source + "; " + by;
@@ -255,7 +279,10 @@ inline nlohmann::json calibration_profile_json(const CalibrationMeasurements& m)
                       {"zo_update_GBps", b.zo_update_seconds > 0 ? 2.0 * b.slab_bytes / b.zo_update_seconds / 1e9 : 0.0},
                       {"zo_perturb_GBps",
                        b.zo_perturb_seconds > 0 ? 2.0 * b.slab_bytes / b.zo_perturb_seconds / 1e9 : 0.0},
-                      {"isolated_block_seconds", b.zo_update_seconds + 2 * b.forward_seconds + 2 * b.zo_perturb_seconds},
+                      {"zo_fold_seconds", b.zo_fold_seconds},
+                      {"zo_fold_GBps", b.zo_fold_seconds > 0 ? 2.0 * b.slab_bytes / b.zo_fold_seconds / 1e9 : 0.0},
+                      {"isolated_block_seconds", b.isolated_block_seconds()},  // of the loop below's composition
+                      {"resident_loop", b.resident_loop},
                       {"resident_block_seconds", b.resident_block_seconds},
                       {"one_slab_block_seconds", b.one_slab_block_seconds}});
   rec["blocks"] = blocks;

@@ -84,7 +84,7 @@ StepResult ZoEngine::step(const at::Tensor& input_ids) {
   r.step = step_;
   r.loss_plus = st.loss_plus_value;
   r.loss_minus = st.loss_minus_value;
-  r.projected_grad = (r.loss_plus - r.loss_minus) / (2.0 * double(hyper_.eps));
+  r.projected_grad = projected_gradient(r.loss_plus, r.loss_minus, hyper_.eps);
   history_.back() = PendingUpdate{true, st.seed, float(r.projected_grad)};
   pending_ = history_.back();
   ++step_;
@@ -117,11 +117,12 @@ void ZoEngine::flush() {
   apply_pending.lr = hyper_.lr;
   apply_pending.projected_grad = pending_.projected_grad;
   apply_pending.weight_decay = hyper_.weight_decay;
-  if (pending_.active) zo_pass(model_.resident, apply_pending);
+  // Blocks that fold their update (--fold-update) have none pending.
+  if (pending_.active && !policy_.folds(-1)) zo_pass(model_.resident, apply_pending);
   at::Tensor buffer;
   for (int64_t l = 0; l < model_.shape.layers; ++l) {
     if (!model_.offloaded[size_t(l)]) {
-      if (pending_.active) zo_pass(model_.blocks[size_t(l)], apply_pending);
+      if (pending_.active && !policy_.folds(l)) zo_pass(model_.blocks[size_t(l)], apply_pending);
       continue;
     }
     if (model_.has_wire_copies()) {  // the host master is the authority: update it where it lives

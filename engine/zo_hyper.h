@@ -18,6 +18,11 @@ struct PendingUpdate {
   float projected_grad = 0.0f;
 };
 
+// g = (loss+ - loss-) / (2 eps), in double (the engine stores it as float for the update).
+inline double projected_gradient(double loss_plus, double loss_minus, float eps) {
+  return (loss_plus - loss_minus) / (2.0 * double(eps));
+}
+
 struct StepResult {
   int64_t step = 0;
   double loss_plus = 0, loss_minus = 0;

@@ -37,39 +37,47 @@ struct alignas(4 * sizeof(T)) Vec4 {
   T v[4];
 };
 
-// fp16_round_stochastic (core/zo_math.h) as a float, bit for bit: its truncation toward zero is the hardware's
-// round-toward-zero conversion, one instruction.
-__device__ __forceinline__ float fp16_stochastic_value(float x, uint32_t random_bits) {
-  return __half2float(__float2half_rz(fp16_stochastic_noised(x, random_bits)));
-}
+// Round to nearest into the storage format, and stochastically (core/zo_math.h) with 16 random bits.
+template <typename T>
+__device__ __forceinline__ T round_nearest(float x);
+template <>
+__device__ __forceinline__ float round_nearest<float>(float x) { return x; }
+template <>
+__device__ __forceinline__ __half round_nearest<__half>(float x) { return __float2half_rn(x); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 round_nearest<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 
 template <typename T>
-__device__ __forceinline__ T store_value(float updated, float z_new, bool stochastic, uint32_t bits,
-                                         const ZoPassCoeffs& k);
+__device__ __forceinline__ T round_stochastic(float x, uint32_t bits);
 template <>
-__device__ __forceinline__ float store_value<float>(float updated, float z_new, bool, uint32_t, const ZoPassCoeffs& k) {
-  return updated + k.perturb_scale * z_new;
+__device__ __forceinline__ float round_stochastic<float>(float x, uint32_t) { return x; }
+template <>
+__device__ __forceinline__ __half round_stochastic<__half>(float x, uint32_t bits) {
+  return __float2half_rz(fp16_stochastic_noised(x, bits));
 }
 template <>
-__device__ __forceinline__ __half store_value<__half>(float updated, float z_new, bool stochastic, uint32_t bits,
-                                                      const ZoPassCoeffs& k) {
-  const float t = stochastic ? fp16_stochastic_value(updated, bits) : updated;
-  return __float2half_rn(t + k.perturb_scale * z_new);
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 store_value<__nv_bfloat16>(float updated, float z_new, bool stochastic,
-                                                                    uint32_t bits, const ZoPassCoeffs& k) {
-  const float t = stochastic ? bf16_to_float(bf16_round_stochastic(updated, bits)) : updated;
-  return __float2bfloat16_rn(t + k.perturb_scale * z_new);
+__device__ __forceinline__ __nv_bfloat16 round_stochastic<__nv_bfloat16>(float x, uint32_t bits) {
+  return __ushort_as_bfloat16(bf16_round_stochastic(x, bits));
 }
 
-template <typename T, bool kUpdate, bool kPerturb>
-__device__ __forceinline__ T apply(T value, int lane, const rng::Normal4& z, const rng::Normal4& zp,
-                                   const rng::Words4& bits, bool decay, const ZoPassCoeffs& k) {
-  constexpr bool kHalf = !std::is_same_v<T, float>;
-  const float theta = to_f(value);
-  const float updated = kUpdate ? zo_updated_value(theta, zp.z[lane], decay, k) : theta;
-  return store_value<T>(updated, kPerturb ? z.z[lane] : 0.0f, kUpdate && kHalf, bits.w[lane], k);
+// Which pass a kernel runs (ZoPassCoeffs): the pending update and/or +scale*z, or the folded restore.
+enum class Mode { update_perturb, update, perturb, fold };
+__host__ __device__ constexpr bool has_update(Mode m) { return m == Mode::update_perturb || m == Mode::update; }
+__host__ __device__ constexpr bool has_perturb(Mode m) { return m != Mode::update; }
+
+// One element. fp32: no rounding beyond the arithmetic's. 16-bit: the updated value is rounded stochastically and the
+// perturbed one to nearest (core/zo_math.h).
+template <typename T, Mode kMode>
+__device__ __forceinline__ T apply(T value, float z, float z_prev, uint32_t bits, bool decay, const ZoPassCoeffs& k) {
+  if constexpr (kMode == Mode::fold) {
+    const float restored = to_f(round_nearest<T>(zo_perturbed_value(to_f(value), z, k)));
+    return round_stochastic<T>(zo_updated_value(restored, z, decay, k), bits);
+  } else if constexpr (kMode == Mode::perturb) {
+    return round_nearest<T>(zo_perturbed_value(to_f(value), z, k));
+  } else {
+    const float updated = to_f(round_stochastic<T>(zo_updated_value(to_f(value), z_prev, decay, k), bits));
+    return kMode == Mode::update ? round_nearest<T>(updated) : round_nearest<T>(zo_perturbed_value(updated, z, k));
+  }
 }
 
 // Everything a launch needs, passed by value in the kernel's parameter space. The Philox round keys are computed on
@@ -80,24 +88,25 @@ struct KernelArgs {
   ZoPassCoeffs k;
   rng::PhiloxKeys perturb_keys;
   rng::PhiloxKeys update_keys;
+  rng::RoundingKeys rounding_keys;  // of the step whose update the pass applies (pending, or this step's if folded)
 };
 
 // The pass on one group of four elements (global indices 4*group .. 4*group+3), in registers.
-template <typename T, bool kUpdate, bool kPerturb>
+template <typename T, Mode kMode>
 __device__ __forceinline__ void transform_group(Vec4<T>& v, uint64_t group, bool decay, const KernelArgs& a) {
   constexpr bool kHalf = !std::is_same_v<T, float>;
+  constexpr bool kRounds = kHalf && kMode != Mode::perturb;
   rng::Normal4 z{}, zp{};
   rng::Words4 bits{};
-  if (kPerturb) z = rng::normal4(a.perturb_keys, group);
-  if (kUpdate) {
-    zp = rng::normal4(a.update_keys, group);
-    if (kHalf) bits = rng::philox_words(a.update_keys, group, rng::kStreamRounding);
-  }
+  if (has_perturb(kMode)) z = rng::normal4(a.perturb_keys, group);
+  if (has_update(kMode)) zp = rng::normal4(a.update_keys, group);
+  if (kRounds) bits = rng::rounding_bits4(a.rounding_keys, group);
 #pragma unroll
-  for (int lane = 0; lane < 4; ++lane) v.v[lane] = apply<T, kUpdate, kPerturb>(v.v[lane], lane, z, zp, bits, decay, a.k);
+  for (int lane = 0; lane < 4; ++lane)
+    v.v[lane] = apply<T, kMode>(v.v[lane], z.z[lane], zp.z[lane], bits.w[lane], decay, a.k);
 }
 
-template <typename T, bool kUpdate, bool kPerturb, int kGroupsPerThread>
+template <typename T, Mode kMode, int kGroupsPerThread>
 __device__ __forceinline__ void zo_pass_body(T* __restrict__ slab, const KernelArgs& a) {
   constexpr int64_t kGroupsPerBlock = int64_t(kThreads) * kGroupsPerThread;
   int s = 0;
@@ -120,7 +129,7 @@ __device__ __forceinline__ void zo_pass_body(T* __restrict__ slab, const KernelA
     for (int u = 0; u < kGroupsPerThread; ++u) v[u] = p[u * kThreads];
 #pragma unroll
     for (int u = 0; u < kGroupsPerThread; ++u) {
-      transform_group<T, kUpdate, kPerturb>(v[u], group0 + uint64_t(u) * kThreads, decay, a);
+      transform_group<T, kMode>(v[u], group0 + uint64_t(u) * kThreads, decay, a);
       p[u * kThreads] = v[u];
     }
     return;
@@ -135,7 +144,7 @@ __device__ __forceinline__ void zo_pass_body(T* __restrict__ slab, const KernelA
       const int64_t i = 4 * group + lane;
       if (i >= seg.global_index && i < seg_end) v.v[lane] = seg_base[i];
     }
-    transform_group<T, kUpdate, kPerturb>(v, uint64_t(group), decay, a);
+    transform_group<T, kMode>(v, uint64_t(group), decay, a);
     for (int lane = 0; lane < 4; ++lane) {
       const int64_t i = 4 * group + lane;
       if (i >= seg.global_index && i < seg_end) seg_base[i] = v.v[lane];
@@ -146,38 +155,38 @@ __device__ __forceinline__ void zo_pass_body(T* __restrict__ slab, const KernelA
 // The register budget is the compiler's choice unless kMinBlocks > 0 asks for one that lets that many thread blocks
 // share an SM (8 x 256 threads: 32 registers, full occupancy; 4: 64). Left to itself the compiler gives the 16-bit
 // update pass 42 registers (60 % occupancy, ncu on the H200); asked for 1 block it takes up to 182.
-template <typename T, bool kUpdate, bool kPerturb, int kGroupsPerThread>
+template <typename T, Mode kMode, int kGroupsPerThread>
 __global__ void __launch_bounds__(kThreads) zo_pass_kernel(T* __restrict__ slab, const __grid_constant__ KernelArgs a) {
-  zo_pass_body<T, kUpdate, kPerturb, kGroupsPerThread>(slab, a);
+  zo_pass_body<T, kMode, kGroupsPerThread>(slab, a);
 }
-template <typename T, bool kUpdate, bool kPerturb, int kGroupsPerThread, int kMinBlocks>
+template <typename T, Mode kMode, int kGroupsPerThread, int kMinBlocks>
 __global__ void __launch_bounds__(kThreads, kMinBlocks)
     zo_pass_kernel_bounded(T* __restrict__ slab, const __grid_constant__ KernelArgs a) {
-  zo_pass_body<T, kUpdate, kPerturb, kGroupsPerThread>(slab, a);
+  zo_pass_body<T, kMode, kGroupsPerThread>(slab, a);
 }
 
-template <typename T, bool kUpdate, bool kPerturb, int kGroupsPerThread>
+template <typename T, Mode kMode, int kGroupsPerThread>
 void launch_groups(int min_blocks, unsigned blocks, T* slab, const KernelArgs& args, cudaStream_t stream) {
   switch (min_blocks) {
-    case 0: zo_pass_kernel<T, kUpdate, kPerturb, kGroupsPerThread><<<blocks, kThreads, 0, stream>>>(slab, args); return;
+    case 0: zo_pass_kernel<T, kMode, kGroupsPerThread><<<blocks, kThreads, 0, stream>>>(slab, args); return;
     case 4:
-      zo_pass_kernel_bounded<T, kUpdate, kPerturb, kGroupsPerThread, 4><<<blocks, kThreads, 0, stream>>>(slab, args);
+      zo_pass_kernel_bounded<T, kMode, kGroupsPerThread, 4><<<blocks, kThreads, 0, stream>>>(slab, args);
       return;
     case 8:
-      zo_pass_kernel_bounded<T, kUpdate, kPerturb, kGroupsPerThread, 8><<<blocks, kThreads, 0, stream>>>(slab, args);
+      zo_pass_kernel_bounded<T, kMode, kGroupsPerThread, 8><<<blocks, kThreads, 0, stream>>>(slab, args);
       return;
     default: throw std::invalid_argument("zo_pass_cuda: min blocks per SM must be 0 (the compiler's choice), 4 or 8");
   }
 }
 
-template <typename T, bool kUpdate, bool kPerturb>
+template <typename T, Mode kMode>
 void launch_kernel(int groups_per_thread, int min_blocks, unsigned blocks, T* slab, const KernelArgs& args,
                    cudaStream_t stream) {
   switch (groups_per_thread) {
-    case 1: return launch_groups<T, kUpdate, kPerturb, 1>(min_blocks, blocks, slab, args, stream);
-    case 2: return launch_groups<T, kUpdate, kPerturb, 2>(min_blocks, blocks, slab, args, stream);
-    case 4: return launch_groups<T, kUpdate, kPerturb, 4>(min_blocks, blocks, slab, args, stream);
-    case 8: return launch_groups<T, kUpdate, kPerturb, 8>(min_blocks, blocks, slab, args, stream);
+    case 1: return launch_groups<T, kMode, 1>(min_blocks, blocks, slab, args, stream);
+    case 2: return launch_groups<T, kMode, 2>(min_blocks, blocks, slab, args, stream);
+    case 4: return launch_groups<T, kMode, 4>(min_blocks, blocks, slab, args, stream);
+    case 8: return launch_groups<T, kMode, 8>(min_blocks, blocks, slab, args, stream);
     default: throw std::invalid_argument("zo_pass_cuda: groups per thread must be 1, 2, 4 or 8");
   }
 }
@@ -187,11 +196,14 @@ void launch(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs&
             int groups_per_thread, int min_blocks) {
   const int64_t kGroupsPerBlock = int64_t(kThreads) * groups_per_thread;
   const bool perturb = k.perturb_scale != 0.0f;
-  if (!k.has_update && !perturb) return;  // nothing to do
+  if (k.fold_update && k.has_update)
+    throw std::invalid_argument("zo_pass_cuda: a folded restore applies this step's update; it has no pending one");
+  if (!k.has_update && !perturb && !k.fold_update) return;  // nothing to do
   KernelArgs args{};
   args.k = k;
   args.perturb_keys = rng::philox_keys(k.perturb_seed);
   args.update_keys = rng::philox_keys(k.update_seed);
+  args.rounding_keys = rng::rounding_keys(k.fold_update ? k.perturb_seed : k.update_seed);
   SegmentTable& table = args.table;
   for (size_t begin = 0; begin < segments.size(); begin += kMaxSegments) {
     table = SegmentTable{};
@@ -209,9 +221,10 @@ void launch(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs&
     if (blocks == 0) continue;
     if (blocks > int64_t(INT32_MAX)) throw std::invalid_argument("zo_pass_cuda: slab too large for one launch");
     const auto b = unsigned(blocks);
-    if (k.has_update && perturb) launch_kernel<T, true, true>(groups_per_thread, min_blocks, b, slab, args, stream);
-    else if (k.has_update) launch_kernel<T, true, false>(groups_per_thread, min_blocks, b, slab, args, stream);
-    else launch_kernel<T, false, true>(groups_per_thread, min_blocks, b, slab, args, stream);
+    if (k.fold_update) launch_kernel<T, Mode::fold>(groups_per_thread, min_blocks, b, slab, args, stream);
+    else if (k.has_update && perturb) launch_kernel<T, Mode::update_perturb>(groups_per_thread, min_blocks, b, slab, args, stream);
+    else if (k.has_update) launch_kernel<T, Mode::update>(groups_per_thread, min_blocks, b, slab, args, stream);
+    else launch_kernel<T, Mode::perturb>(groups_per_thread, min_blocks, b, slab, args, stream);
     CUDA_CHECK(cudaGetLastError());
   }
 }

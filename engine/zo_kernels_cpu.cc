@@ -24,18 +24,29 @@ float load_value(const T* p) {
   return static_cast<float>(*p);
 }
 
-// Store of a 16-bit format: stochastic rounding of the updated value, then round-to-nearest of the perturbed one.
+// Rounding into a 16-bit format: to nearest, and stochastically with 16 random bits (core/zo_math.h).
 template <typename T>
-T finish(float updated, float z_new, bool stochastic, uint32_t bits, const ZoPassCoeffs& k) {
-  float t = updated;
-  if (stochastic) {
-    if constexpr (std::is_same_v<T, c10::Half>) {
-      t = fp16_bits_to_float(fp16_round_stochastic(updated, bits));
-    } else {
-      t = bf16_to_float(bf16_round_stochastic(updated, bits));
-    }
+float round_nearest(float x) {
+  if constexpr (std::is_same_v<T, float>) return x;
+  else return float(T(x));
+}
+template <typename T>
+float round_stochastic(float x, uint32_t bits) {
+  if constexpr (std::is_same_v<T, float>) return x;
+  else if constexpr (std::is_same_v<T, c10::Half>) return fp16_bits_to_float(fp16_round_stochastic(x, bits));
+  else return bf16_to_float(bf16_round_stochastic(x, bits));
+}
+
+// One element of a pass, as the CUDA kernel computes it (engine/zo_kernels.cu, apply).
+template <typename T>
+float pass_value(float theta, float z, float z_prev, uint32_t bits, bool decay, const ZoPassCoeffs& k) {
+  if (k.fold_update) {
+    const float restored = round_nearest<T>(zo_perturbed_value(theta, z, k));
+    return round_stochastic<T>(zo_updated_value(restored, z, decay, k), bits);
   }
-  return T(t + k.perturb_scale * z_new);
+  if (!k.has_update) return round_nearest<T>(zo_perturbed_value(theta, z, k));
+  const float updated = round_stochastic<T>(zo_updated_value(theta, z_prev, decay, k), bits);
+  return k.perturb_scale == 0.0f ? updated : round_nearest<T>(zo_perturbed_value(updated, z, k));
 }
 
 // z of a run of groups (rng::normal4, the contract in core/philox.h) with the transcendental part vectorised: the
@@ -79,8 +90,12 @@ class NormalBatch {
 template <typename T>
 void run(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k) {
   constexpr bool kHalf = !std::is_same_v<T, float>;
-  const bool perturb = k.perturb_scale != 0.0f;
+  if (k.fold_update && k.has_update)
+    throw std::invalid_argument("zo_pass_cpu: a folded restore applies this step's update; it has no pending one");
+  const bool perturb = k.perturb_scale != 0.0f || k.fold_update;
+  const bool rounds = kHalf && (k.has_update || k.fold_update);
   const rng::PhiloxKeys perturb_keys = rng::philox_keys(k.perturb_seed), update_keys = rng::philox_keys(k.update_seed);
+  const rng::RoundingKeys rounding_keys = rng::rounding_keys(k.fold_update ? k.perturb_seed : k.update_seed);
   for (const auto& s : segments) {
     if (s.numel == 0) continue;
     const int64_t first_group = s.global_index >> 2;
@@ -96,25 +111,15 @@ void run(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k)
         const std::optional<NormalBatch> zp = k.has_update ? std::optional<NormalBatch>(
                                                                  std::in_place, update_keys, b_begin, b_end - b_begin)
                                                            : std::nullopt;
-        std::vector<uint32_t> bits;  // the rounding stream's words, for a 16-bit slab's update
-        if (kHalf && k.has_update) {
-          bits.resize(size_t(4 * (b_end - b_begin)));
-          rng::philox_words_batch(update_keys, uint64_t(b_begin), b_end - b_begin, rng::kStreamRounding, bits.data());
-        }
         for (int64_t g = b_begin; g < b_end; ++g) {
           const int64_t j = g - b_begin;
+          const rng::Words4 bits = rounds ? rng::rounding_bits4(rounding_keys, uint64_t(g)) : rng::Words4{};
           for (int lane = 0; lane < 4; ++lane) {
             const int64_t i = 4 * g + lane;
             if (i < s.global_index || i >= s.global_index + s.numel) continue;
             T* p = slab + s.slab_offset + (i - s.global_index);
-            const float theta = load_value(p);
-            const float updated = zp ? zo_updated_value(theta, zp->z(j, lane), s.decay != 0, k) : theta;
-            const float z_new = z ? z->z(j, lane) : 0.0f;
-            if constexpr (kHalf) {
-              *p = finish<T>(updated, z_new, k.has_update, bits.empty() ? 0u : bits[size_t(4 * j + lane)], k);
-            } else {
-              *p = updated + k.perturb_scale * z_new;
-            }
+            *p = T(pass_value<T>(load_value(p), z ? z->z(j, lane) : 0.0f, zp ? zp->z(j, lane) : 0.0f, bits.w[lane],
+                                 s.decay != 0, k));
           }
         }
       }

@@ -76,7 +76,8 @@ void add_calibrate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--resident-seconds", args->resident_seconds,
                   "timed seconds of the resident block loop per model (every block of the model in its own slab, "
-                  "back to back: block_timings[].resident_block_seconds); 0 skips it")
+                  "back to back, zo= folded as --fold-update runs it: block_timings[].resident_block_seconds, "
+                  "resident_loop \"folded\"); 0 skips it")
       ->capture_default_str();
   cmd->add_flag("--quiet", args->quiet, "no progress lines on stderr");
   cmd->callback([args] {

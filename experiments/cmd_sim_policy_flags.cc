@@ -20,6 +20,10 @@ void add_policy_options(CLI::App& app, PolicyOptions& o) {
   app.add_option("--prefetch-next", o.prefetch_next,
                  "on: upload the next step's first blocks while this step's last block and head compute")
       ->capture_default_str();
+  app.add_option("--fold-update", o.fold_update,
+                 "on: blocks that stay on the GPU apply a step's update in its restore pass, after the loss; off: ZO2's "
+                 "order (the update waits for the next step's first pass)")
+      ->capture_default_str();
   app.add_option("--gpu-mem-budget", o.gpu_mem_budget,
                  "refuse a plan whose predicted GPU memory exceeds this (bytes, or 40GB, 40GiB; 0 = none)")
       ->capture_default_str();

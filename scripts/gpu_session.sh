@@ -55,7 +55,9 @@ for stage in $stages; do
         --format=csv -lms 200 > "$OUT/clocks.log" 2>&1 &
       smi=$!
       for model in opt-1.3b opt-6.7b opt-13b; do
-        STEPS=10 train "$model" resident --offload none; rc=$((rc + $?))
+        for fold in on off; do  # --fold-update off: ZO2's order (the A/B of the folded restore, same machine)
+          STEPS=10 train "$model" resident --offload none --fold-update $fold; rc=$((rc + $?))
+        done
       done
       kill $smi 2>/dev/null
       note "SM clock MHz during speed: $(awk -F', ' 'NR>1 {print $2}' "$OUT/clocks.log" | sort -n | uniq -c | sort -rn | head -3 | tr '\n' ' ')";;

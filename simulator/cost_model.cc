@@ -57,6 +57,11 @@ double CostModel::unscaled_seconds(const Op& op) const {
     case OpKind::zo_restore:
     case OpKind::zo_perturb:
       return timing_ && op.elements > 0 ? zo_pass(op, timing_->zo_perturb_seconds) : roofline(op);
+    case OpKind::zo_fold:
+      // A profile measured before the fold has no zo_fold_seconds: the pending-update pass is an upper bound (the
+      // same read-modify-write, but it regenerates two z per element where the fold regenerates one).
+      if (!timing_ || op.elements <= 0) return roofline(op);
+      return zo_pass(op, timing_->zo_fold_seconds > 0 ? timing_->zo_fold_seconds : timing_->zo_update_seconds);
     case OpKind::replay:  // per missed step: one update+perturb pass and two perturb passes, as the engine runs it
       return timing_ && op.layer >= 0
                  ? double(op.updates) * (timing_->zo_update_seconds + 2.0 * timing_->zo_perturb_seconds)

@@ -4,11 +4,14 @@
 //                      directions are busy each runs at its one-way rate x the profile's concurrent factor
 //                      (re-rated whenever the other direction starts or stops; see link.h).
 //   zo passes, replay  measured block_timings when present (a pass over the resident group: the block pass's time
-//                      per element x the group's elements), else the roofline below (one kernel each).
+//                      per element x the group's elements), else the roofline below (one kernel each). zo+ with a
+//                      pending update: zo_update_seconds; zo+ perturb only, zo-, zo=: zo_perturb_seconds; zo=
+//                      folded (--fold-update): zo_fold_seconds, or zo_update_seconds (an upper bound) without it.
 //   forward            measured forward_seconds when present, else the roofline (10 kernels).
 //   resident blocks    with block_timings[].resident_block_seconds (the resident step's block loop measured back to
 //                      back over the model's slabs), a resident block's ops cost their time above x
-//                      resident_block_seconds / (zo_update + 2 forward + 2 zo_perturb); without it, factor 1.
+//                      resident_block_seconds / isolated_block_seconds() (the single-shot sum of the loop's
+//                      composition, block_timings[].resident_loop: pending or folded); without it, factor 1.
 //   embed, head        measured model_timings (embed_seconds, head_loss_seconds) when present, else the roofline
 //                      (2 and 4 kernels).
 //     roofline         max(flops / (gemm rate[dtype] x forward efficiency[dtype]), mem_bytes / device copy rate,

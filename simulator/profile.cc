@@ -12,6 +12,10 @@
 
 namespace zo2::sim {
 
+std::string_view resident_loop_name(ResidentLoop l) {
+  return l == ResidentLoop::folded ? "folded" : "pending";
+}
+
 double SizeTable::at(double bytes) const {
   if (points.empty()) return 0;
   if (bytes <= points.front().first) return points.front().second;
@@ -221,6 +225,20 @@ HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where)
                     t.zo_perturb_seconds = er.positive_seconds("zo_perturb_seconds");
                     if (e.contains("resident_block_seconds"))
                       t.resident_block_seconds = er.positive_seconds("resident_block_seconds");
+                    if (e.contains("zo_fold_seconds")) t.zo_fold_seconds = er.positive_seconds("zo_fold_seconds");
+                    // Absent: "pending", what every profile measured before the fold ran.
+                    if (e.contains("resident_loop")) {
+                      const json& v = e.at("resident_loop");
+                      const char* expected = "\"pending\" (zo+ with the pending update, fwd+, zo-, fwd-, zo=) or "
+                                             "\"folded\" (zo+ perturb only, fwd+, zo-, fwd-, zo= folded)";
+                      if (v == "pending") t.resident_loop = ResidentLoop::pending;
+                      else if (v == "folded") t.resident_loop = ResidentLoop::folded;
+                      else er.fail("resident_loop", expected, &v);
+                      // The folded loop's single-shot sum needs the fold pass's own time.
+                      if (t.resident_loop == ResidentLoop::folded && !(t.zo_fold_seconds > 0))
+                        er.fail("zo_fold_seconds", "seconds > 0 beside resident_loop \"folded\" (the loop's "
+                                "single-shot sum includes the folded restore)", nullptr);
+                    }
                     er.string("source");
                     p.block_timings.push_back(t);
                   });
@@ -321,6 +339,10 @@ nlohmann::json profile_to_json(const HardwareProfile& p) {
                   {"zo_update_seconds", t.zo_update_seconds}, {"zo_perturb_seconds", t.zo_perturb_seconds},
                   {"source", "zo2 calibrate"}});
     if (t.resident_block_seconds > 0) bt.back()["resident_block_seconds"] = t.resident_block_seconds;
+    if (t.zo_fold_seconds > 0) bt.back()["zo_fold_seconds"] = t.zo_fold_seconds;
+    // Written whenever it says something: beside a measured loop, or when not the default.
+    if (t.resident_block_seconds > 0 || t.resident_loop != ResidentLoop::pending)
+      bt.back()["resident_loop"] = std::string(resident_loop_name(t.resident_loop));
   }
   j["block_timings"] = bt;
   json mt = json::array();

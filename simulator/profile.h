@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -19,6 +20,14 @@ struct SizeTable {
   double at(double bytes) const;
 };
 
+// How a block entry's resident_block_seconds was measured: which five passes the resident loop ran per block.
+//   pending: zo+ (pending update and +eps, two z), fwd+, zo-, fwd-, zo= (+eps): ZO2's order, --fold-update off. What
+//            every profile written before the fold meant, and what an entry without "resident_loop" means.
+//   folded:  zo+ (+eps only, one z), fwd+, zo-, fwd-, zo= folded (restore then this step's update, one z): the
+//            resident order with --fold-update on.
+enum class ResidentLoop : uint8_t { pending, folded };
+std::string_view resident_loop_name(ResidentLoop l);
+
 // Measured per-block times for one (block shape, dtype, batch, seq); they replace the roofline when they match.
 struct BlockTiming {
   int64_t hidden = 0, ffn = 0, heads = 0;
@@ -26,12 +35,21 @@ struct BlockTiming {
   int64_t batch = 0, seq = 0;
   double forward_seconds = 0;     // one block, one pass (fwd+/L or fwd-/L)
   double zo_update_seconds = 0;   // zo+/L: pending update and +eps
-  double zo_perturb_seconds = 0;  // zo-/L or zo=/L
-  // Optional (0 when absent): one block's five ops (zo+, fwd+, zo-, fwd-, zo=) as a resident step runs them, the
-  // model's blocks each in its own slab, back to back in steady state. The ops of resident blocks then cost their
-  // measured time x resident_block_seconds / (zo_update + 2 forward + 2 zo_perturb) (cost_model.h).
+  double zo_perturb_seconds = 0;  // zo-/L or zo=/L, and zo+/L of a block that folds its update
+  // Optional (0 when absent): one block's five ops as a resident step runs them (the composition in
+  // `resident_loop`), the model's blocks each in its own slab, back to back in steady state. The ops of resident
+  // blocks then cost their measured time x resident_block_seconds / isolated_block_seconds() (cost_model.h).
   double resident_block_seconds = 0;
-  double isolated_block_seconds() const { return zo_update_seconds + 2 * forward_seconds + 2 * zo_perturb_seconds; }
+  // Optional (0 when absent): zo=/L with --fold-update, the restore followed by this step's update (one z). Without
+  // it the cost model charges zo_update_seconds, an upper bound (that pass regenerates two z).
+  double zo_fold_seconds = 0;
+  ResidentLoop resident_loop = ResidentLoop::pending;
+  // The single-shot ops of the composition the resident loop measured, so that the ratio compares like with like.
+  double isolated_block_seconds() const {
+    return resident_loop == ResidentLoop::folded
+               ? 2 * zo_perturb_seconds + zo_fold_seconds + 2 * forward_seconds  // zo+, zo-; zo= folded
+               : zo_update_seconds + 2 * forward_seconds + 2 * zo_perturb_seconds;
+  }
 };
 
 // Measured times of the resident group's forward pieces for one (model shape, dtype, batch, seq): they replace the

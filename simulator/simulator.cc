@@ -22,7 +22,9 @@ enum EventKind { kOpDone = 0, kLinkDone = 1 };
 // read) run on the host as they are enqueued and record their completion on the compute stream, so they take their
 // place in the compute stream's order. A host op ends after the compute ops enqueued before it; the compute ops
 // enqueued after it start after it; its dependencies on the other streams make the compute stream wait (free/Lxx
-// waits for d2h/Lxx, so with --slots alloc the next block's compute waits for the copy back).
+// waits for d2h/Lxx, so with --slots alloc the next block's compute waits for the copy back). The folded restores
+// (zo_fold, --fold-update) follow the loss in that order and list it as a dependency: they start after the host has
+// read the losses, whichever resource is free first.
 int stream_of(const Op& op) { return op.queue == Queue::host ? int(Queue::compute) : int(op.queue); }
 
 Resource resource_of(OpKind k) {

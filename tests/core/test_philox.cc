@@ -95,3 +95,62 @@ TEST_CASE("the lane-parallel Philox gives the scalar Philox's words, across the 
     for (int k = 0; k < 4; ++k) CHECK(words[size_t(4 * groups + k)] == 0xDEADBEEFu);
   }
 }
+
+TEST_CASE("Philox2x32-10 (the rounding stream) matches the Random123 known-answer vectors") {
+  // kat_vectors of Random123 (philox2x32, 10 rounds): counter {c0, c1}, key k.
+  auto run = [](uint32_t c0, uint32_t c1, uint32_t key) {
+    rng::RoundingKeys keys;
+    for (int r = 0; r < 10; ++r) keys.k[r] = key + uint32_t(r) * 0x9E3779B9u;
+    rng::philox2x32_10(c0, c1, keys);
+    return std::pair<uint32_t, uint32_t>(c0, c1);
+  };
+  CHECK(run(0, 0, 0) == std::pair<uint32_t, uint32_t>(0xff1dae59u, 0x6cd10df2u));
+  CHECK(run(0xffffffffu, 0xffffffffu, 0xffffffffu) == std::pair<uint32_t, uint32_t>(0x2c3f628bu, 0xab4fd7adu));
+  CHECK(run(0x243f6a88u, 0x85a308d3u, 0x13198a2eu) == std::pair<uint32_t, uint32_t>(0xdd7ce038u, 0xf62a4c12u));
+  // rounding_keys folds the step seed into the 32-bit key; rounding_bits4 splits the two words into four halves.
+  const uint64_t seed = 0x0123456789abcdefull, group = 0xfedcba9876543210ull;
+  const rng::Words4 bits = rng::rounding_bits4(rng::rounding_keys(seed), group);
+  const auto [w0, w1] = run(uint32_t(group), uint32_t(group >> 32), 0x01234567u ^ 0x89abcdefu);
+  CHECK(bits.w[0] == (w0 & 0xFFFFu));
+  CHECK(bits.w[1] == (w0 >> 16));
+  CHECK(bits.w[2] == (w1 & 0xFFFFu));
+  CHECK(bits.w[3] == (w1 >> 16));
+}
+
+TEST_CASE("rounding bits are uniform 16-bit values, independent of the same element's z") {
+  std::random_device rd;
+  const uint64_t seed = rng::step_seed((uint64_t(rd()) << 32) | rd(), 7);
+  INFO("step seed " << seed);
+  const rng::RoundingKeys keys = rng::rounding_keys(seed);
+  const int64_t groups = 1 << 18;  // 2^20 elements
+  const uint64_t base = uint64_t(rd()) << 12;
+  // 64 bins over the 16-bit value (its top 6 bits), and the low 6 bits (what fp16 rounding uses most finely) apart.
+  std::vector<double> top(64, 0), low(64, 0);
+  double cross_z = 0, cross_next = 0;
+  double previous = 0;
+  for (int64_t g = 0; g < groups; ++g) {
+    const rng::Words4 b = rng::rounding_bits4(keys, base + uint64_t(g));
+    const rng::Normal4 z = rng::normal4(seed, base + uint64_t(g));
+    for (int lane = 0; lane < 4; ++lane) {
+      REQUIRE(b.w[lane] <= 0xFFFFu);
+      top[b.w[lane] >> 10] += 1;
+      low[b.w[lane] & 63] += 1;
+      const double u = (double(b.w[lane]) + 0.5) / 65536.0 - 0.5;  // centred uniform, variance 1/12
+      cross_z += u * z.z[lane];
+      cross_next += u * previous;
+      previous = u;
+    }
+  }
+  const double n = 4.0 * double(groups), expect = n / 64;
+  double chi_top = 0, chi_low = 0;
+  for (int i = 0; i < 64; ++i) {
+    chi_top += (top[size_t(i)] - expect) * (top[size_t(i)] - expect) / expect;
+    chi_low += (low[size_t(i)] - expect) * (low[size_t(i)] - expect) / expect;
+  }
+  // Chi-square with 63 degrees of freedom: mean 63, sd 11.2; 120 is beyond 5 sd.
+  CHECK(chi_top < 120);
+  CHECK(chi_low < 120);
+  // Correlations: standard error sqrt(1/12 / n) ~ 2.8e-4 for u*z and 8e-5 for u*u'; 5 sigma bounds.
+  CHECK(std::abs(cross_z / n) < 5 * std::sqrt(1.0 / 12 / n));
+  CHECK(std::abs(cross_next / n) < 5 * (1.0 / 12) / std::sqrt(n));
+}

@@ -39,6 +39,7 @@ Policy random_policy(std::mt19937& rng, int64_t layers) {
     o.master = dtypes[rng() % 3];
     o.writeback = 1 + int64_t(rng() % 6);
     o.prefetch_next = rng() % 2 ? "on" : "off";
+    o.fold_update = rng() % 2 ? "on" : "off";
     try {
       return resolve_policy(o, layers);
     } catch (const std::invalid_argument&) {
@@ -164,6 +165,31 @@ TEST_CASE("plan invariants hold for random policies", "[plan]") {
     }
     const int64_t expect_slots = n_off == 0 ? 0 : std::min(n_off, p.prefetch + 1 + (p.gpu_writes_back() ? 1 : 0));
     CHECK(plan.slot_count == expect_slots);
+    // --fold-update: a block that stays on the GPU restores and updates after the loss (and its first pass has no
+    // pending update); an offloaded block keeps ZO2's order.
+    const int loss = plan.find("loss");
+    REQUIRE(loss >= 0);
+    for (int64_t l = -1; l < shape.layers; ++l) {
+      const std::string tag = l < 0 ? "" : fmt::format("L{:02d}", l);
+      const int first = plan.find(l < 0 ? "zo+/resident" : "zo+/" + tag), last = plan.find(l < 0 ? "zo=/head" : "zo=/" + tag);
+      REQUIRE((first >= 0 && last >= 0));
+      const Op& a = plan.ops[size_t(first)];
+      const Op& z = plan.ops[size_t(last)];
+      INFO("block " << l);
+      if (p.folds(l)) {
+        CHECK(a.kind == OpKind::zo_perturb);
+        CHECK(a.rng_samples == a.elements);
+        CHECK(z.kind == OpKind::zo_fold);
+        CHECK(last > loss);
+        CHECK(std::count(z.deps.begin(), z.deps.end(), loss) == 1);
+        CHECK(z.updates == 1);
+      } else {
+        CHECK(a.kind == OpKind::zo_update);
+        CHECK(a.rng_samples == 2 * a.elements);
+        CHECK(z.kind == OpKind::zo_restore);
+        CHECK(last < loss);
+      }
+    }
   }
 }
 

@@ -57,9 +57,12 @@ TEST_CASE("calibrate measures a small profile on the GPU", "[calibrate][gpu]") {
     CHECK(b.forward_seconds > 0);
     CHECK(b.zo_update_seconds > 0);
     CHECK(b.zo_perturb_seconds > 0);
-    // The resident loop over the model's blocks: within a factor 3 of its single-shot ops (a timing bug, not a GPU,
-    // lands outside).
-    const double isolated = b.zo_update_seconds + 2 * b.forward_seconds + 2 * b.zo_perturb_seconds;
+    CHECK(b.zo_fold_seconds > 0);
+    // The resident loop over the model's blocks, in the folded order (zo+ perturb only, fwd+, zo-, fwd-, zo= folded):
+    // within a factor 3 of its single-shot ops (a timing bug, not a GPU, lands outside).
+    CHECK(b.resident_loop == "folded");
+    const double isolated = 2 * b.zo_perturb_seconds + b.zo_fold_seconds + 2 * b.forward_seconds;
+    CHECK(b.isolated_block_seconds() == isolated);
     CHECK(b.resident_slabs > 1);
     CHECK(b.resident_block_seconds > isolated / 3);
     CHECK(b.resident_block_seconds < isolated * 3);
@@ -75,6 +78,9 @@ TEST_CASE("calibrate measures a small profile on the GPU", "[calibrate][gpu]") {
   CHECK(j["block_timings"].size() == 2);
   CHECK(j["block_timings"][0]["seq"] == 128);
   CHECK(j["block_timings"][0]["resident_block_seconds"].get<double>() > 0);
+  CHECK(j["block_timings"][0]["resident_loop"] == "folded");
+  CHECK(j["block_timings"][0]["zo_fold_seconds"].get<double>() > 0);
+  CHECK(j["calibration"]["blocks"][0]["zo_fold_GBps"].get<double>() > 0);
   CHECK(j["model_timings"].size() == 2);
   for (const char* dt : {"fp16", "bf16", "fp32"}) {
     CHECK(j["forward_efficiency"][dt]["value"].get<double>() > 0);

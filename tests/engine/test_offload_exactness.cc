@@ -25,9 +25,9 @@ struct Run {
   std::vector<int> started;        // the executor's start order in the last step
 };
 
-OptModel make_start(const ModelShape& shape, uint64_t seed) {
+OptModel make_start(const ModelShape& shape, uint64_t seed, DType dtype = DType::f32) {
   at::manual_seed(seed);
-  OptModel m = OptModel::allocate(shape, DType::f32, at::kCPU);
+  OptModel m = OptModel::allocate(shape, dtype, at::kCPU);
   m.init_random(seed);
   for (ParamSlab* slab : m.slabs())
     for (auto& v : slab->views) v.add_(at::randn_like(v), 0.05);
@@ -36,9 +36,11 @@ OptModel make_start(const ModelShape& shape, uint64_t seed) {
 
 // fp32 everywhere: the policies differ only in scheduling, so results must be bitwise equal.
 Policy policy_of(const ModelShape& shape, const std::string& offload, int64_t prefetch, const std::string& slots,
-                 const std::string& overlap, int64_t writeback, bool prefetch_next = false) {
-  Policy p = testing::policy(offload, prefetch, writeback, shape.layers, "fp32", "", "", slots, overlap);
+                 const std::string& overlap, int64_t writeback, bool prefetch_next = false, bool fold_update = true,
+                 const std::string& dtype = "fp32") {
+  Policy p = testing::policy(offload, prefetch, writeback, shape.layers, dtype, "", "", slots, overlap);
   p.prefetch_next = prefetch_next;
+  p.fold_update = fold_update;
   p.validate();
   return p;
 }
@@ -81,12 +83,12 @@ struct Setup {
   std::vector<at::Tensor> batches;
 };
 
-Setup make_setup(int min_layers) {
+Setup make_setup(int min_layers, DType dtype = DType::f32) {
   const uint64_t seed = test::fresh_seed();
   std::mt19937_64 rng(seed);
   ModelShape shape = test::random_small_shape(rng);
   shape.layers = min_layers + int64_t(rng() % 2);
-  OptModel start = make_start(shape, seed);
+  OptModel start = make_start(shape, seed, dtype);
   std::vector<at::Tensor> batches;
   for (int s = 0; s < 5; ++s) batches.push_back(at::randint(shape.vocab_size, {2, 12}, at::kLong));
   return {seed, shape, std::move(start), std::move(batches)};
@@ -106,6 +108,7 @@ TEST_CASE("every offloaded policy is bitwise the resident run (fp32, CPU referen
     std::string slots, overlap;
     int64_t writeback;
     bool prefetch_next = false;
+    bool fold_update = true;
   };
   std::vector<Case> cases{{"all", 1, "reuse", "on", 1},   // the peer's schedule
                           {"all", 0, "reuse", "on", 1},   {"all", 2, "alloc", "on", 1},
@@ -124,10 +127,16 @@ TEST_CASE("every offloaded policy is bitwise the resident run (fp32, CPU referen
     c.prefetch_next = c.slots == "reuse" && c.overlap == "on" && rng() % 2;
     cases.push_back(c);
   }
+  // --fold-update off (ZO2's order everywhere), resident, partly and wholly offloaded.
+  cases.push_back({"none", 1, "reuse", "on", 1, false, false});
+  cases.push_back({"1-2", 1, "reuse", "on", 2, true, false});
+  cases.push_back({"all", 1, "reuse", "on", 1, false, false});
   for (const auto& c : cases) {
     INFO("offload " << c.offload << " prefetch " << c.prefetch << " slots " << c.slots << " overlap " << c.overlap
-                    << " writeback " << c.writeback << " prefetch-next " << c.prefetch_next);
-    const Policy p = policy_of(s.shape, c.offload, c.prefetch, c.slots, c.overlap, c.writeback, c.prefetch_next);
+                    << " writeback " << c.writeback << " prefetch-next " << c.prefetch_next << " fold-update "
+                    << c.fold_update);
+    const Policy p =
+        policy_of(s.shape, c.offload, c.prefetch, c.slots, c.overlap, c.writeback, c.prefetch_next, c.fold_update);
     const Run off = train(s.start, p, at::kCPU, make_cpu_executor(rng(), 100), s.batches, s.seed);
     CHECK(bitwise_equal(off, resident));
   }
@@ -141,6 +150,34 @@ TEST_CASE("every offloaded policy is bitwise the resident run (fp32, CPU referen
                           make_cpu_executor(rng(), 100), s.batches, s.seed, {}, 2);
     CHECK(bitwise_equal(off, resident_flushed));
   }
+}
+
+// The folded restore stores what the restore and the next step's pending update would (core/zo_math.h), in every
+// format: the whole run, losses and final weights, is bitwise ZO2's order.
+void check_fold_is_bitwise_zo2_order(c10::Device device, std::unique_ptr<Executor> (*executor)()) {
+  for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
+    Setup s = make_setup(3, dt);
+    const std::string name(dtype_name(dt));
+    INFO("seed " << s.seed << " dtype " << name);
+    for (const char* offload : {"none", "0,2"}) {
+      INFO("offload " << offload);
+      const Run zo2 = train(s.start, policy_of(s.shape, offload, 1, "reuse", "on", 1, false, false, name), device,
+                            executor(), s.batches, s.seed);
+      const Run folded = train(s.start, policy_of(s.shape, offload, 1, "reuse", "on", 1, false, true, name), device,
+                               executor(), s.batches, s.seed);
+      CHECK(bitwise_equal(folded, zo2));
+      CHECK(folded.steps.back().loss_plus != folded.steps.front().loss_plus);  // the steps trained something
+    }
+  }
+}
+
+TEST_CASE("with --fold-update a run is bitwise ZO2's order in fp32, fp16 and bf16 (CPU)") {
+  check_fold_is_bitwise_zo2_order(at::kCPU, [] { return make_cpu_executor(7, 20); });
+}
+
+TEST_CASE("with --fold-update a run is bitwise ZO2's order in fp32, fp16 and bf16 (GPU)") {
+  if (!cuda_available()) SKIP("no GPU on this machine");
+  check_fold_is_bitwise_zo2_order(at::kCUDA, [] { return make_cuda_executor(); });
 }
 
 TEST_CASE("offloaded is bitwise resident on the GPU too") {

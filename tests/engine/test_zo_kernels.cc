@@ -52,16 +52,78 @@ at::Tensor reference_pass(const ParamSlab& slab, const ZoPassCoeffs& k) {
       zp[i] = rng::normal_at(k.update_seed, uint64_t(e.global_index + i));
     }
     at::Tensor theta = out.narrow(0, e.offset, e.numel);
-    if (k.has_update) {
-      const double wd = e.decay ? k.weight_decay : 0.0;
-      theta.sub_(double(k.lr) * (double(k.projected_grad) * zp + wd * theta));
-    }
+    const double wd = e.decay ? k.weight_decay : 0.0;
+    if (k.has_update) theta.sub_(double(k.lr) * (double(k.projected_grad) * zp + wd * theta));
     theta.add_(double(k.perturb_scale) * z);
+    if (k.fold_update) theta.sub_(double(k.lr) * (double(k.projected_grad) * z + wd * theta));
   }
   return out;
 }
 
 }  // namespace
+
+// The pass as the engine runs it with the CUDA kernel or the CPU loop, on the slab's device.
+void run_pass(ParamSlab& slab, const ZoPassCoeffs& k) {
+  if (slab.flat.is_cuda()) {
+    zo_pass_cuda(slab.flat.data_ptr(), slab.layout.dtype, zo_segments(slab.layout), k, current_cuda_stream());
+    cuda_synchronize();
+  } else {
+    zo_pass_cpu(slab.flat.data_ptr(), slab.layout.dtype, zo_segments(slab.layout), k);
+  }
+}
+
+// --fold-update's claim (core/zo_math.h): the folded restore stores exactly what the restore pass followed by the
+// next step's first pass (pending update and +eps with the next z), or by a flush (the update alone), would.
+void check_fold_equals_restore_then_update(at::Device device) {
+  const uint64_t seed = test::fresh_seed();
+  INFO("seed " << seed << " device " << device);
+  std::mt19937_64 rng(seed);
+  at::manual_seed(seed);
+  for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
+    for (bool flush : {false, true}) {
+      const SlabLayout layout = random_layout(rng, dt, 60000, rng() % 2);
+      ParamSlab pending = ParamSlab::allocate(layout, device);
+      for (auto& v : pending.views) v.normal_(0.0, 0.05);
+      ParamSlab folded = ParamSlab::over(layout, pending.flat.clone());
+      const at::Tensor before = pending.flat.cpu().clone();
+      const ZoPassCoeffs step = random_coeffs(rng, false);  // this step: its seed, g, lr, wd
+      const uint64_t next_seed = rng();
+      const float eps = std::abs(step.perturb_scale);
+      // ZO2's order: zo= restores, then the next step's zo+ applies the update (and +eps of the next z).
+      ZoPassCoeffs restore = step;
+      restore.perturb_scale = eps;
+      run_pass(pending, restore);
+      ZoPassCoeffs next = step;
+      next.has_update = true;
+      next.update_seed = step.perturb_seed;
+      next.perturb_seed = next_seed;
+      next.perturb_scale = flush ? 0.0f : eps;
+      run_pass(pending, next);
+      // Folded: zo= restores and updates; the next step's zo+ is +eps only.
+      ZoPassCoeffs fold = restore;
+      fold.fold_update = true;
+      run_pass(folded, fold);
+      if (!flush) {
+        ZoPassCoeffs perturb;
+        perturb.perturb_seed = next_seed;
+        perturb.perturb_scale = eps;
+        run_pass(folded, perturb);
+      }
+      INFO(dtype_name(dt) << (flush ? " then a flush" : " then the next step's first pass"));
+      CHECK(at::equal(folded.flat.cpu(), pending.flat.cpu()));
+      CHECK(!at::equal(folded.flat.cpu(), before));  // the passes moved the weights
+    }
+  }
+}
+
+TEST_CASE("the folded restore equals the restore and the next step's pending update, bit for bit (CPU)") {
+  check_fold_equals_restore_then_update(at::kCPU);
+}
+
+TEST_CASE("the folded restore equals the restore and the next step's pending update, bit for bit (GPU)") {
+  if (!cuda_available()) SKIP("no GPU on this machine");
+  check_fold_equals_restore_then_update(at::kCUDA);
+}
 
 TEST_CASE("fused fp32 pass equals the unfused reference, and leaves padding alone") {
   const uint64_t seed = test::fresh_seed();
@@ -74,7 +136,8 @@ TEST_CASE("fused fp32 pass equals the unfused reference, and leaves padding alon
     slab.flat.fill_(12345.0);  // poison: padding must keep it
     for (auto& v : slab.views) v.normal_(0.0, 0.05);
     const bool update = trial % 2 == 0;
-    const ZoPassCoeffs k = random_coeffs(rng, update);
+    ZoPassCoeffs k = random_coeffs(rng, update);
+    k.fold_update = trial == 3;  // the folded restore: +scale*z, then this step's update with the same z
     const at::Tensor expect = reference_pass(slab, k);
     zo_pass_cpu(slab.flat.data_ptr(), DType::f32, zo_segments(layout), k);
     CHECK(test::rel_error(slab.flat, expect) < 1e-6);  // fp32 rounding of a few operations
@@ -106,14 +169,17 @@ TEST_CASE("16-bit updates far below half an ulp still move the weights (stochast
   const uint64_t seed = test::fresh_seed();
   INFO("seed " << seed);
   std::mt19937_64 rng(seed);
-  for (DType dt : {DType::bf16, DType::f16}) {
+  for (auto [dt, fold] : {std::pair{DType::bf16, false}, std::pair{DType::f16, false}, std::pair{DType::bf16, true},
+                          std::pair{DType::f16, true}}) {
     const int64_t n = 1 << 20;
     const SlabLayout layout = make_slab_layout({{"w", {n}, false}}, int64_t(rng() % 1000000), dt);
     ParamSlab slab = ParamSlab::allocate(layout, at::kCPU);
     slab.flat.fill_(0.02);  // a typical weight; its ulp: 2^-13 (bf16), 2^-16 (fp16)
     ZoPassCoeffs k;
-    k.has_update = true;
+    k.has_update = !fold;  // the pending update, or the folded restore (here with scale 0: the update alone)
+    k.fold_update = fold;
     k.update_seed = rng();
+    k.perturb_seed = k.update_seed;
     k.lr = 1e-7f;
     k.projected_grad = 3.0f;  // |lr*g*z| ~ 3e-7: 1/400 of a bf16 ulp, 1/50 of an fp16 ulp
     zo_pass_cpu(slab.flat.data_ptr(), dt, zo_segments(layout), k);
@@ -126,7 +192,7 @@ TEST_CASE("16-bit updates far below half an ulp still move the weights (stochast
     // (fp16) noise sigmas, so a 25% band is over 12 sigma wide. Round-to-nearest would give exactly 0.
     const double projected = (delta * z).sum().item<double>();
     const double exact = -double(k.lr) * k.projected_grad * (z * z).sum().item<double>();
-    INFO(dtype_name(dt) << ": projected " << projected << " exact " << exact);
+    INFO(dtype_name(dt) << (fold ? " folded" : " pending") << ": projected " << projected << " exact " << exact);
     CHECK(std::abs(projected - exact) < 0.25 * std::abs(exact));
   }
 }
@@ -138,7 +204,8 @@ TEST_CASE("the CUDA kernel computes what the CPU loop computes") {
   std::mt19937_64 rng(seed);
   at::manual_seed(seed);
   for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
-    for (bool update : {false, true}) {
+    for (int mode : {0, 1, 2}) {  // +scale*z; pending update and +scale*z; the folded restore
+      const bool update = mode == 1;
       // Tensors up to 100k elements: thread blocks wholly inside a tensor (the kernel's unchecked interior path) and
       // blocks at tensor ends (the checked edge path), for every groups-per-thread the kernel is built with.
       for (int variant = 0; variant < 8; ++variant) {
@@ -152,13 +219,14 @@ TEST_CASE("the CUDA kernel computes what the CPU loop computes") {
         cpu.flat.fill_(1024.0);  // poison, exact in every format: padding between tensors must keep it
         for (auto& v : cpu.views) v.normal_(0.0, 0.05);
         ParamSlab gpu = ParamSlab::over(layout, cpu.flat.to(at::kCUDA));
-        const ZoPassCoeffs k = random_coeffs(rng, update);
+        ZoPassCoeffs k = random_coeffs(rng, update);
+        k.fold_update = mode == 2;
         zo_pass_cpu(cpu.flat.data_ptr(), dt, zo_segments(layout), k);
         zo_pass_cuda(gpu.flat.data_ptr(), dt, zo_segments(layout), k, current_cuda_stream(), groups_per_thread,
                      min_blocks);
         cuda_synchronize();
         const at::Tensor on_gpu = gpu.flat.cpu();
-        INFO(dtype_name(dt) << " update " << update << " groups/thread " << groups_per_thread << " aligned "
+        INFO(dtype_name(dt) << " mode " << mode << " groups/thread " << groups_per_thread << " aligned "
                             << aligned << " min blocks " << min_blocks);
         // fp32: log/sincos rounding on either side (about 1e-7 of z) times |scale|. 16-bit: the same stochastic
         // rounding bits on both sides, so values differ only where z's last-bit difference flips a

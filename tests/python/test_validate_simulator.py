@@ -13,7 +13,7 @@ SCRIPT = REPO / "analysis" / "validate_simulator.py"
 sys.path.insert(0, str(REPO / "analysis"))
 from results_rows import COLUMNS  # noqa: E402  (the header rows are written with now)
 
-# Rows measured before the prefetch_next column existed: a missing column means off.
+# Rows measured before the prefetch_next and fold_update columns existed: a missing column means off.
 OLD_HEADER = (REPO / "experiments" / "results" / "offload_h200.csv").read_text().splitlines()[0].split(",")
 
 
@@ -37,7 +37,8 @@ def measured_csv(path, configs, header=OLD_HEADER):
 def test_validate_simulator_writes_results_rows_and_a_figure(tmp_path, zo2_bin):
     configs = [({}, 0.010, 400e6), ({"prefetch": "2", "writeback": "4"}, 0.020, 500e6),
                ({"offload": "0-5", "slots": "alloc", "overlap": "off"}, 0.030, 600e6)]
-    new_configs = [({"prefetch": "3", "writeback": "2", "prefetch_next": "on"}, 0.015, 450e6)]
+    new_configs = [({"prefetch": "3", "writeback": "2", "prefetch_next": "on"}, 0.015, 450e6),
+                   ({"offload": "none", "fold_update": "on"}, 0.012, 800e6)]
     measured, measured_new = tmp_path / "measured.csv", tmp_path / "measured_new.csv"
     measured_csv(measured, configs)
     measured_csv(measured_new, new_configs, header=COLUMNS)
@@ -52,6 +53,7 @@ def test_validate_simulator_writes_results_rows_and_a_figure(tmp_path, zo2_bin):
     rows = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert list(rows.columns) == COLUMNS
     assert sorted(rows["prefetch_next"].unique()) == ["off", "on"]
+    assert sorted(rows["fold_update"].unique()) == ["off", "on"]  # an empty or missing cell: off
     assert set(rows["executor"]) == {"sim"}
     assert sorted(rows["metric"].unique()) == ["peak_memory_error", "sim_peak_gpu_bytes", "sim_step_seconds",
                                                "step_time_error"]
@@ -62,13 +64,20 @@ def test_validate_simulator_writes_results_rows_and_a_figure(tmp_path, zo2_bin):
         # The same numbers `zo2 simulate` gives for this configuration by hand.
         flags = ["--prefetch", cfg.get("prefetch", "1"), "--offload", cfg.get("offload", "all"),
                  "--slots", cfg.get("slots", "reuse"), "--overlap", cfg.get("overlap", "on"),
-                 "--writeback", cfg.get("writeback", "1"), "--prefetch-next", cfg.get("prefetch_next", "off")]
+                 "--writeback", cfg.get("writeback", "1"), "--prefetch-next", cfg.get("prefetch_next", "off"),
+                 "--fold-update", cfg.get("fold_update", "off")]
         sim = json.loads(run_zo2(zo2_bin, "simulate", "--model", "opt-125m", "--profile", "h100-targets", "--batch",
                                  "1", "--seq", "256", "--dtype", "fp16", "--format", "json", *flags).stdout)
         assert abs(get["sim_step_seconds"] / sim["step_seconds"] - 1) < 1e-5
         assert abs(get["step_time_error"] - (sim["step_seconds"] / step - 1)) < 1e-5 * (1 + abs(get["step_time_error"]))
         assert abs(get["peak_memory_error"] - (sim["peak_gpu_bytes"] / peak - 1)) < 1e-5 * (
             1 + abs(get["peak_memory_error"]))
+        if cfg.get("fold_update") == "on":  # the column reached the simulator: off would price the step otherwise
+            flags[-1] = "off"
+            pending = json.loads(run_zo2(zo2_bin, "simulate", "--model", "opt-125m", "--profile", "h100-targets",
+                                         "--batch", "1", "--seq", "256", "--dtype", "fp16", "--format", "json",
+                                         *flags).stdout)
+            assert abs(get["sim_step_seconds"] / pending["step_seconds"] - 1) > 1e-3
 
     # --append keeps the earlier rows; a missing column is named.
     proc = subprocess.run([sys.executable, str(SCRIPT), str(measured), str(measured_new), "--profile", "h100-targets",
@@ -101,6 +110,7 @@ def test_append_rows_migrates_a_file_from_before_a_policy_column(tmp_path):
     assert rows[1] == new_row
     frame = with_defaults(pd.read_csv(path, dtype=str, keep_default_na=False))
     assert list(frame["prefetch_next"]) == ["off", new_row["prefetch_next"]]
+    assert list(frame["fold_update"]) == ["off", new_row["fold_update"]]
 
     foreign = tmp_path / "foreign.csv"
     foreign.write_text("a,b\n1,2\n")

@@ -75,10 +75,12 @@ CalibrationMeasurements fake_measurements(std::mt19937_64& rng) {
     b.forward_seconds = b.forward_flops / 300e12 * u(rng);
     b.zo_update_seconds = 1e-4 * u(rng);
     b.zo_perturb_seconds = 0.5e-4 * u(rng);
+    b.zo_fold_seconds = 0.7e-4 * u(rng);
     if (m.blocks.empty()) {  // the resident loop measured for the first model only: the field is optional
       b.resident_slabs = s.layers;
       b.resident_seconds = 2.0;
-      b.resident_block_seconds = 1.1 * (b.zo_update_seconds + 2 * b.forward_seconds + 2 * b.zo_perturb_seconds) * u(rng);
+      b.resident_loop = "folded";  // as zo2 calibrate measures it
+      b.resident_block_seconds = 1.1 * (2 * b.zo_perturb_seconds + b.zo_fold_seconds + 2 * b.forward_seconds) * u(rng);
       b.one_slab_block_seconds = b.resident_block_seconds * u(rng);
     }
     m.blocks.push_back(b);
@@ -150,7 +152,17 @@ TEST_CASE("a calibrated profile loads in the simulator with every value as measu
     CHECK_THAT(t->zo_update_seconds, WithinRel(b.zo_update_seconds, 1e-12));
     CHECK_THAT(t->zo_perturb_seconds, WithinRel(b.zo_perturb_seconds, 1e-12));
     CHECK_THAT(t->resident_block_seconds, WithinRel(b.resident_block_seconds, 1e-12));  // 0 when not measured
+    CHECK_THAT(t->zo_fold_seconds, WithinRel(b.zo_fold_seconds, 1e-12));
+    // Which loop was measured: recorded beside the loop's time; an entry without a loop reads as the default.
+    CHECK(t->resident_loop == (b.resident_block_seconds > 0 && b.resident_loop == "folded" ? sim::ResidentLoop::folded
+                                                                                           : sim::ResidentLoop::pending));
+    CHECK_THAT(t->isolated_block_seconds(), WithinRel(b.isolated_block_seconds(), 1e-12));
   }
+  CHECK(m.blocks.front().resident_loop == "folded");
+  CHECK_THAT(m.blocks.front().isolated_block_seconds(),
+             WithinRel(2 * m.blocks.front().zo_perturb_seconds + m.blocks.front().zo_fold_seconds +
+                           2 * m.blocks.front().forward_seconds,
+                       1e-12));
   REQUIRE(p.model_timings.size() == m.model_timings.size());
   for (const auto& t : m.model_timings) {
     const sim::ModelTiming* mt = p.find_model_timing(t.hidden, t.vocab, t.proj, t.dtype, t.batch, t.seq);
@@ -174,6 +186,44 @@ TEST_CASE("a calibrated profile loads in the simulator with every value as measu
   // ... and the measured head of a matching model.
   for (const Op& op : plan.ops)
     if (op.kind == OpKind::head) CHECK_THAT(cost.seconds(op), WithinRel(m.model_timings.front().head_loss_seconds, 1e-12));
+
+  // Resident blocks (--fold-update on by default): zo+ the perturbation, zo= the fold, each scaled by the folded
+  // loop's time over its single-shot sum; a block's five ops then add up to the loop's time.
+  PolicyOptions resident;
+  resident.offload = "none";
+  const Plan rplan = build_plan(shape, resolve_policy(resident, shape.layers), 1, 2048, 0);
+  const sim::CostModel rcost(p, rplan);
+  const auto& b0 = m.blocks.front();
+  const double factor = b0.resident_block_seconds / b0.isolated_block_seconds();
+  int folds = 0;
+  for (const Op& op : rplan.ops) {
+    if (op.layer < 0) continue;
+    if (op.kind == OpKind::zo_fold) {
+      CHECK_THAT(rcost.seconds(op), WithinRel(b0.zo_fold_seconds * factor, 1e-12));
+      ++folds;
+    }
+    if (op.name.rfind("zo+/", 0) == 0) {
+      CHECK(op.kind == OpKind::zo_perturb);
+      CHECK_THAT(rcost.seconds(op), WithinRel(b0.zo_perturb_seconds * factor, 1e-12));
+    }
+  }
+  CHECK(folds == shape.layers);
+  double block0 = 0;
+  for (const Op& op : rplan.ops)
+    if (op.layer == 0) block0 += rcost.seconds(op);
+  CHECK_THAT(block0, WithinRel(b0.resident_block_seconds, 1e-12));
+
+  // The record beside the profile: the fold's rate and the loop's composition.
+  const nlohmann::json rec = calibration_profile_json(m)["calibration"]["blocks"];
+  REQUIRE(rec.size() == m.blocks.size());
+  for (size_t i = 0; i < m.blocks.size(); ++i) {
+    const auto& b = m.blocks[i];
+    CHECK_THAT(rec[i]["zo_fold_seconds"].get<double>(), WithinRel(b.zo_fold_seconds, 1e-12));
+    CHECK_THAT(rec[i]["zo_fold_GBps"].get<double>(), WithinRel(2.0 * b.slab_bytes / b.zo_fold_seconds / 1e9, 1e-12));
+    CHECK_THAT(rec[i]["isolated_block_seconds"].get<double>(), WithinRel(b.isolated_block_seconds(), 1e-12));
+    CHECK(rec[i]["resident_loop"] == b.resident_loop);
+    CHECK(rec[i].contains("zo_update_GBps"));  // the fields from before the fold stay
+  }
 }
 
 TEST_CASE("a calibrated profile can hold the raw cudaMalloc + cudaFree cost instead", "[profile][calibrate]") {
@@ -189,6 +239,26 @@ TEST_CASE("a calibrated profile can hold the raw cudaMalloc + cudaFree cost inst
   m.model_timings.front().vocab = 0;  // a model timing without its shape cannot key an entry
   CHECK_THROWS_WITH(calibration_profile_json(m), ContainsSubstring("model_timings[0]") && ContainsSubstring("vocab"));
   m.model_timings.front().vocab = 50272;
+  // A folded loop without the fold's own time could not be compared with its single-shot sum.
+  const double fold = m.blocks.front().zo_fold_seconds;
+  m.blocks.front().zo_fold_seconds = 0;
+  CHECK_THROWS_WITH(calibration_profile_json(m), ContainsSubstring("blocks[0]") &&
+                                                     ContainsSubstring("'zo_fold_seconds'") &&
+                                                     ContainsSubstring("folded"));
+  m.blocks.front().zo_fold_seconds = fold;
+  m.blocks.front().resident_loop = "fold";
+  CHECK_THROWS_WITH(calibration_profile_json(m), ContainsSubstring("blocks[0]") &&
+                                                     ContainsSubstring("'resident_loop'") &&
+                                                     ContainsSubstring("\"fold\""));
+  m.blocks.front().resident_loop = "pending";  // an older loop: read back as such
+  {
+    const sim::HardwareProfile p = sim::parse_profile(calibration_profile_json(m), "calibrated");
+    CHECK(p.block_timings.front().resident_loop == sim::ResidentLoop::pending);
+    CHECK_THAT(p.block_timings.front().isolated_block_seconds(),
+               WithinRel(m.blocks.front().zo_update_seconds + 2 * m.blocks.front().forward_seconds +
+                             2 * m.blocks.front().zo_perturb_seconds,
+                         1e-12));
+  }
   m.h2d_pinned.clear();
   CHECK_THROWS_WITH(calibration_profile_json(m), ContainsSubstring("h2d_pinned_bytes_per_second"));
 }

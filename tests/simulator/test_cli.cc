@@ -66,10 +66,11 @@ TEST_CASE("zo2 simulate writes json with the documented keys and a trace", "[cli
   const Output csv = run("simulate --model opt-125m --format csv");
   REQUIRE(csv.status == 0);
   CHECK_THAT(csv.text, ContainsSubstring("commit,date,card,driver,executor,model"));
-  CHECK_THAT(csv.text, ContainsSubstring(",sim,opt-125m,1,2048,fp16,all,1,reuse,on,fp16,fp16,1,off,0,step_seconds,"));
-  const Output next = run("simulate --model opt-125m --prefetch-next on --format csv");
+  // ..., writeback, prefetch_next, fold_update (on by default), gpu_mem_budget, metric
+  CHECK_THAT(csv.text, ContainsSubstring(",sim,opt-125m,1,2048,fp16,all,1,reuse,on,fp16,fp16,1,off,on,0,step_seconds,"));
+  const Output next = run("simulate --model opt-125m --prefetch-next on --fold-update off --format csv");
   REQUIRE(next.status == 0);
-  CHECK_THAT(next.text, ContainsSubstring(",fp16,fp16,1,on,0,step_seconds,"));
+  CHECK_THAT(next.text, ContainsSubstring(",fp16,fp16,1,on,off,0,step_seconds,"));
   std::filesystem::remove_all(dir);
 }
 
@@ -92,6 +93,19 @@ TEST_CASE("zo2 simulate and zo2 plan reject bad flags, naming them", "[cli]") {
   o = run("simulate --model opt-125m --prefetch-next maybe");
   CHECK(o.status == 2);
   CHECK_THAT(o.text, ContainsSubstring("--prefetch-next") && ContainsSubstring("on or off"));
+  o = run("simulate --model opt-125m --fold-update maybe");
+  CHECK(o.status == 2);
+  CHECK_THAT(o.text, ContainsSubstring("--fold-update") && ContainsSubstring("on or off"));
+  // Resident blocks fold by default: their zo= is a zo_fold op; off, none is.
+  for (const char* fold : {"on", "off"}) {
+    o = run(std::string("plan --model opt-125m --offload none --fold-update ") + fold + " --format json");
+    REQUIRE(o.status == 0);
+    const auto j = nlohmann::json::parse(o.text);
+    CHECK(j["policy"]["fold_update"] == fold);
+    size_t folds = 0;
+    for (const auto& op : j["ops"]) folds += op["kind"] == "zo_fold";
+    CHECK(folds == (std::string(fold) == "on" ? 12 + 1 : 0));  // the blocks and the resident group
+  }
   o = run("plan --model opt-125m --prefetch-next on --slots alloc");
   CHECK(o.status == 2);
   CHECK_THAT(o.text, ContainsSubstring("--prefetch-next") && ContainsSubstring("--slots"));

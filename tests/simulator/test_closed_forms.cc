@@ -1,14 +1,15 @@
 // Closed forms the simulator must reproduce: compute-free = bytes / bandwidth, copy-free = sum of compute, full
 // overlap (FlexGen's per-layer max with the concurrent rate while both directions are busy), --slots alloc as the CUDA
 // executor runs it (allocations in the compute stream, each block's compute after the previous copy back; the peak in
-// program order), measured embed/head/resident-loop timings. Tolerance: 1 ns per op (each op's duration is rounded
-// to the nanosecond).
+// program order), measured embed/head/resident-loop timings, the folded update's costs. Tolerance: 1 ns per op (each
+// op's duration is rounded to the nanosecond).
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_floating_point.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "core/plan.h"
@@ -279,4 +280,102 @@ TEST_CASE("measured embed, head and block timings: a resident step is their sum"
   CHECK_THAT(h1.seconds() - h0.seconds(), WithinAbs(extra, tolerance(half)));
   CHECK(h1.timeline[size_t(half.find("fwd+/L02"))].end - h1.timeline[size_t(half.find("fwd+/L02"))].start ==
         h0.timeline[size_t(half.find("fwd+/L02"))].end - h0.timeline[size_t(half.find("fwd+/L02"))].start);
+}
+
+TEST_CASE("fold update: a resident block's zo= costs the fold, its zo+ the perturbation", "[closed-form]") {
+  // Fully resident, measured times (fresh random each run): with --fold-update on, zo+ of every block and of the
+  // resident group is +eps only (zo_perturb_seconds), the zo= of the blocks and of the head side fold this step's
+  // update after the loss (zo_fold_seconds); off, zo+ applies the pending update (zo_update_seconds) and zo= restores.
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> u(0.5, 1.5);
+  const ModelShape shape = small_shape(4);
+  HardwareProfile prof = flat_profile();
+  prof.host_sync_seconds = 25e-6 * u(rng);
+  BlockTiming bt{shape.hidden, shape.ffn, shape.heads, DType::f16, 1, 256, 300e-6 * u(rng), 90e-6 * u(rng),
+                 40e-6 * u(rng)};
+  bt.zo_fold_seconds = 0.5 * bt.zo_update_seconds * u(rng);  // below zo_update (one z where it has two), never equal
+  prof.block_timings.push_back(bt);
+  const ModelTiming mt{shape.hidden, shape.vocab_size, shape.word_embed_proj_dim, DType::f16, 1, 256,
+                       20e-6 * u(rng), 500e-6 * u(rng)};
+  prof.model_timings.push_back(mt);
+  auto resident_plan = [&](const char* fold) {
+    PolicyOptions o;
+    o.offload = "none";
+    o.fold_update = fold;
+    return build_plan(shape, resolve_policy(o, shape.layers), 1, 256);
+  };
+  auto duration = [](const SimResult& r, const Plan& plan, const std::string& name) {
+    const int i = plan.find(name);
+    REQUIRE(i >= 0);
+    return double(r.timeline[size_t(i)].end - r.timeline[size_t(i)].start) * 1e-9;
+  };
+  const double res = double(shape.resident_params()) / double(shape.block_params());  // the group in block passes
+
+  const Plan on = resident_plan("on");
+  const SimResult ron = simulate(on, prof);
+  const int loss = on.find("loss");
+  for (int64_t l = 0; l < shape.layers; ++l) {
+    const std::string tag = fmt::format("L{:02d}", l);
+    CHECK(on.ops[size_t(on.find("zo+/" + tag))].kind == OpKind::zo_perturb);
+    CHECK(on.ops[size_t(on.find("zo=/" + tag))].kind == OpKind::zo_fold);
+    CHECK_THAT(duration(ron, on, "zo+/" + tag), WithinAbs(bt.zo_perturb_seconds, 1e-9));
+    CHECK_THAT(duration(ron, on, "zo=/" + tag), WithinAbs(bt.zo_fold_seconds, 1e-9));
+    CHECK(ron.timeline[size_t(on.find("zo=/" + tag))].start >= ron.timeline[size_t(loss)].end);
+  }
+  CHECK_THAT(duration(ron, on, "zo+/resident"), WithinAbs(res * bt.zo_perturb_seconds, 1e-9));
+  CHECK_THAT(duration(ron, on, "zo=/head"), WithinAbs(res * bt.zo_fold_seconds, 1e-9));
+  CHECK(ron.timeline[size_t(on.find("zo=/head"))].start >= ron.timeline[size_t(loss)].end);
+  // The whole step: the group's 5 perturb passes (zo+, zo-, zo= on the embedding side; zo+, zo- on the head side) and
+  // its fold, 2 perturb passes, 2 forwards and the fold per block, the embeddings, the heads and the loss read.
+  const double step_on = 5 * res * bt.zo_perturb_seconds + res * bt.zo_fold_seconds + 2 * mt.embed_seconds +
+                         2 * mt.head_loss_seconds + 4 * (2 * bt.zo_perturb_seconds + 2 * bt.forward_seconds +
+                                                         bt.zo_fold_seconds) +
+                         prof.host_sync_seconds;
+  CHECK_THAT(ron.seconds(), WithinAbs(step_on, tolerance(on)));
+
+  const Plan off = resident_plan("off");
+  const SimResult roff = simulate(off, prof);
+  for (int64_t l = 0; l < shape.layers; ++l) {
+    const std::string tag = fmt::format("L{:02d}", l);
+    CHECK(off.ops[size_t(off.find("zo+/" + tag))].kind == OpKind::zo_update);
+    CHECK(off.ops[size_t(off.find("zo=/" + tag))].kind == OpKind::zo_restore);
+    CHECK_THAT(duration(roff, off, "zo+/" + tag), WithinAbs(bt.zo_update_seconds, 1e-9));
+    CHECK_THAT(duration(roff, off, "zo=/" + tag), WithinAbs(bt.zo_perturb_seconds, 1e-9));
+  }
+  CHECK_THAT(duration(roff, off, "zo+/resident"), WithinAbs(res * bt.zo_update_seconds, 1e-9));
+  CHECK_THAT(roff.seconds(), WithinAbs(res * bt.zo_update_seconds + 5 * res * bt.zo_perturb_seconds +
+                                           2 * mt.embed_seconds + 2 * mt.head_loss_seconds +
+                                           4 * bt.isolated_block_seconds() + prof.host_sync_seconds,
+                                       tolerance(off)));
+
+  // A profile measured before the fold: the folded restore is charged the pending-update pass (an upper bound).
+  HardwareProfile old = prof;
+  old.block_timings[0].zo_fold_seconds = 0;
+  const SimResult rold = simulate(on, old);
+  CHECK_THAT(duration(rold, on, "zo=/L02"), WithinAbs(bt.zo_update_seconds, 1e-9));
+  CHECK_THAT(duration(rold, on, "zo=/head"), WithinAbs(res * bt.zo_update_seconds, 1e-9));
+  // No block timings: the roofline of the op (one z per element, the slab read and written once, one kernel).
+  HardwareProfile bare = prof;
+  bare.block_timings.clear();
+  const SimResult rbare = simulate(on, bare);
+  const Op& fold = on.ops[size_t(on.find("zo=/L01"))];
+  CHECK(fold.rng_samples == shape.block_params());
+  CHECK_THAT(duration(rbare, on, "zo=/L01"), WithinAbs(roofline(fold, bare, DType::f16), 1e-9));
+
+  // The resident loop measured folded: each resident block costs resident_block_seconds, its single-shot ops scaled
+  // by resident_block_seconds / (2 zo_perturb + zo_fold + 2 forward).
+  HardwareProfile loop = prof;
+  loop.block_timings[0].resident_loop = ResidentLoop::folded;
+  loop.block_timings[0].resident_block_seconds = loop.block_timings[0].isolated_block_seconds() * (1.0 + 0.2 * u(rng));
+  CHECK_THAT(loop.block_timings[0].isolated_block_seconds(),
+             WithinAbs(2 * bt.zo_perturb_seconds + bt.zo_fold_seconds + 2 * bt.forward_seconds, 1e-15));
+  const SimResult rl = simulate(on, loop);
+  CHECK_THAT(rl.seconds(), WithinAbs(step_on - 4 * (2 * bt.zo_perturb_seconds + 2 * bt.forward_seconds +
+                                                     bt.zo_fold_seconds) +
+                                         4 * loop.block_timings[0].resident_block_seconds,
+                                     tolerance(on)));
+  // The same number read as a pending loop scales by another sum (zo_update in place of zo_fold).
+  HardwareProfile pending = loop;
+  pending.block_timings[0].resident_loop = ResidentLoop::pending;
+  CHECK(std::abs(simulate(on, pending).seconds() - rl.seconds()) > 1e-9);
 }

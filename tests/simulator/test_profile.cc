@@ -5,6 +5,8 @@
 #include <catch2/matchers/catch_matchers_string.hpp>
 #include <nlohmann/json.hpp>
 
+#include <random>
+
 #include "core/json_file.h"
 #include "simulator/profile.h"
 
@@ -42,6 +44,79 @@ TEST_CASE("profiles round-trip through JSON", "[profile]") {
   const nlohmann::json j = profile_to_json(p);
   const HardwareProfile q = parse_profile(j, "round trip");
   CHECK(profile_to_json(q) == j);
+}
+
+TEST_CASE("block timings: the folded restore and the resident loop's composition", "[profile]") {
+  // Fresh random times each run, so a swapped field cannot pass by coincidence.
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> u(0.5, 1.5);
+  const double fwd = 1e-3 * u(rng), update = 1e-4 * u(rng), perturb = 0.5e-4 * u(rng), fold = 0.7e-4 * u(rng),
+               loop = 2e-3 * u(rng);
+  nlohmann::json good = read_json_file(profile_dir() / "h100-targets.json");
+  const nlohmann::json block = {{"hidden", 2048}, {"ffn", 8192}, {"heads", 32}, {"batch", 1}, {"seq", 2048},
+                                 {"dtype", "fp16"}, {"forward_seconds", fwd}, {"zo_update_seconds", update},
+                                 {"zo_perturb_seconds", perturb}, {"source", "x"}};
+  auto parsed = [&](const nlohmann::json& b) {
+    nlohmann::json j = good;
+    j["block_timings"] = {b};
+    return parse_profile(j, "p.json").block_timings.at(0);
+  };
+  // Absent: no fold time, the pending loop (what every profile measured before the fold meant).
+  const BlockTiming plain = parsed(block);
+  CHECK(plain.zo_fold_seconds == 0);
+  CHECK(plain.resident_loop == ResidentLoop::pending);
+  CHECK_THAT(plain.isolated_block_seconds(), WithinRel(update + 2 * fwd + 2 * perturb, 1e-12));
+  // A fold time alone does not change which loop was measured.
+  nlohmann::json b = block;
+  b["zo_fold_seconds"] = fold;
+  b["resident_block_seconds"] = loop;
+  const BlockTiming with_fold = parsed(b);
+  CHECK(with_fold.zo_fold_seconds == fold);
+  CHECK(with_fold.resident_loop == ResidentLoop::pending);
+  CHECK_THAT(with_fold.isolated_block_seconds(), WithinRel(update + 2 * fwd + 2 * perturb, 1e-12));
+  b["resident_loop"] = "pending";
+  CHECK(parsed(b).resident_loop == ResidentLoop::pending);
+  // Folded: zo+ and zo- perturb only, zo= folded, two forwards.
+  b["resident_loop"] = "folded";
+  const BlockTiming folded = parsed(b);
+  CHECK(folded.resident_loop == ResidentLoop::folded);
+  CHECK(folded.resident_block_seconds == loop);
+  CHECK_THAT(folded.isolated_block_seconds(), WithinRel(2 * perturb + fold + 2 * fwd, 1e-12));
+  // Both fields are written back, and read back the same.
+  {
+    nlohmann::json j = good;
+    j["block_timings"] = {b};
+    const nlohmann::json out = profile_to_json(parse_profile(j, "p.json"));
+    CHECK(out["block_timings"][0]["zo_fold_seconds"] == fold);
+    CHECK(out["block_timings"][0]["resident_loop"] == "folded");
+    CHECK(profile_to_json(parse_profile(out, "again")) == out);
+    // An entry without them stays without them (pending is the default, written only beside a measured loop).
+    j["block_timings"] = {block};
+    const nlohmann::json plain_out = profile_to_json(parse_profile(j, "p.json"));
+    CHECK_FALSE(plain_out["block_timings"][0].contains("zo_fold_seconds"));
+    CHECK_FALSE(plain_out["block_timings"][0].contains("resident_loop"));
+  }
+  // Bad values: the file, the record and the field, and what was expected.
+  auto fails = [&](const nlohmann::json& bad, const std::string& field, const std::string& expected) {
+    nlohmann::json j = good;
+    j["block_timings"] = {block, bad};
+    CHECK_THROWS_WITH(parse_profile(j, "bad.json"),
+                      ContainsSubstring("bad.json: block_timings[1]: field '" + field + "'") &&
+                          ContainsSubstring(expected));
+  };
+  nlohmann::json bad = b;
+  bad["resident_loop"] = "fold";
+  fails(bad, "resident_loop", "\"folded\"");
+  bad["resident_loop"] = 1;
+  fails(bad, "resident_loop", "\"pending\"");
+  bad = b;
+  bad.erase("zo_fold_seconds");  // folded needs the fold's own time
+  fails(bad, "zo_fold_seconds", "resident_loop \"folded\"");
+  bad = b;
+  bad["zo_fold_seconds"] = 0;
+  fails(bad, "zo_fold_seconds", "seconds > 0");
+  bad["zo_fold_seconds"] = "70us";
+  fails(bad, "zo_fold_seconds", "seconds > 0");
 }
 
 TEST_CASE("bad profile files: errors name the file, the field and the expected value", "[profile]") {

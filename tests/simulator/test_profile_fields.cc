@@ -1,5 +1,6 @@
 // Every time-related field of a profile changes the simulated step when the step depends on it (the capacities
-// change whether the step fits instead).
+// change whether the step fits instead). The block-timing fields are changed under a fully resident policy (the
+// default --fold-update on: zo+ perturb only, zo= folded; off for zo_update_seconds), where each of them is read.
 #include <functional>
 
 #include <catch2/catch_test_macros.hpp>
@@ -20,13 +21,15 @@ struct Scenario {
   std::function<void(HardwareProfile&)> edit;
   std::string offload = "all", dtype = "fp16", wire = "", master = "", slots = "reuse", overlap = "on";
   bool pageable = false;
+  bool fold_update = true;  // off: resident blocks keep ZO2's pending order (zo+ applies the update)
 };
 
 double step_seconds(const HardwareProfile& prof, const Scenario& s) {
   const ModelShape shape = opt_preset("opt-1.3b");
   CycleOptions o;
   o.pageable = s.pageable;
-  const Policy p = policy(s.offload, 1, 1, shape.layers, s.dtype, s.wire, s.master, s.slots, s.overlap);
+  Policy p = policy(s.offload, 1, 1, shape.layers, s.dtype, s.wire, s.master, s.slots, s.overlap);
+  p.fold_update = s.fold_update;
   return simulate_cycle(shape, p, 1, 2048, prof, o).mean_step_seconds();
 }
 
@@ -40,6 +43,7 @@ TEST_CASE("each profile field changes the simulated time", "[profile]") {
   const HardwareProfile base = load_profile("h100-targets");
   HardwareProfile timed = base;  // with a measured block table matching opt-1.3b fp16 batch 1 seq 2048
   timed.block_timings.push_back(BlockTiming{2048, 8192, 32, DType::f16, 1, 2048, 4e-3, 2e-4, 1e-4});
+  timed.block_timings[0].zo_fold_seconds = 1.5e-4;  // resident blocks fold their update by default (--fold-update)
   const std::vector<Scenario> scenarios = {
       {"h2d_pinned_bytes_per_second", [](auto& p) { scale_table(p.h2d_pinned, 0.5); }},
       {"d2h_pinned_bytes_per_second", [](auto& p) { scale_table(p.d2h_pinned, 0.5); }},
@@ -73,8 +77,12 @@ TEST_CASE("each profile field changes the simulated time", "[profile]") {
   }
   const std::vector<Scenario> table_fields = {
       {"block_timings.forward_seconds", [](auto& p) { p.block_timings[0].forward_seconds *= 2; }, "none"},
-      {"block_timings.zo_update_seconds", [](auto& p) { p.block_timings[0].zo_update_seconds *= 2; }, "none"},
+      {"block_timings.zo_update_seconds", [](auto& p) { p.block_timings[0].zo_update_seconds *= 2; }, "none", "fp16",
+       "", "", "reuse", "on", false, /*fold_update=*/false},
       {"block_timings.zo_perturb_seconds", [](auto& p) { p.block_timings[0].zo_perturb_seconds *= 2; }, "none"},
+      {"block_timings.zo_fold_seconds", [](auto& p) { p.block_timings[0].zo_fold_seconds *= 2; }, "none"},
+      {"block_timings.resident_block_seconds", [](auto& p) { p.block_timings[0].resident_block_seconds = 9e-3; },
+       "none"},
   };
   for (const auto& s : table_fields) {
     INFO(s.field);
@@ -84,6 +92,11 @@ TEST_CASE("each profile field changes the simulated time", "[profile]") {
   }
   // A matching table replaces the roofline.
   CHECK(step_seconds(timed, table_fields[0]) != step_seconds(base, table_fields[0]));
+  // The resident loop's composition sets the sum its time is compared with (zo_fold in place of zo_update).
+  HardwareProfile pending = timed, folded = timed;
+  pending.block_timings[0].resident_block_seconds = folded.block_timings[0].resident_block_seconds = 9e-3;
+  folded.block_timings[0].resident_loop = ResidentLoop::folded;
+  CHECK(step_seconds(folded, table_fields[0]) != step_seconds(pending, table_fields[0]));
 }
 
 TEST_CASE("capacities decide whether a step fits", "[profile]") {
