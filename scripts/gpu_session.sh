@@ -115,8 +115,9 @@ for stage in $stages; do
     ncu)  # Nsight Compute on the fused ZO kernels (one launch each): what bounds them (issue, pipes, memory, stalls)
       ncu=$(ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
       rc=0
-      # dtype/update/groups/min blocks: fp16 perturb, fp16 update+perturb (default and 32 registers), fp32 update+perturb
-      for bm in 1/0/0/-1 1/1/0/-1 1/1/0/8 0/1/0/-1; do
+      # dtype/pass/groups/min blocks: fp16 perturb, fp16 update+perturb (default and 32 registers), fp32
+      # update+perturb, fp16 folded restore
+      for bm in 1/0/0/-1 1/1/0/-1 1/1/0/8 0/1/0/-1 1/2/0/-1; do
         $ncu --kernel-name regex:zo_pass_kernel --launch-skip 5 --launch-count 1 --print-details all \
           --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
           --section WarpStateStats --section Occupancy --section SchedulerStats --section LaunchStats \

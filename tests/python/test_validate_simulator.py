@@ -127,8 +127,8 @@ def test_results_page_is_generated_from_the_committed_rows(tmp_path):
     from the committed rows gives the committed page byte for byte (a row added without regenerating fails here)."""
     out = tmp_path / "RESULTS.md"
     subprocess.run([sys.executable, str(REPO / "analysis" / "report.py"), "--results",
-                    str(REPO / "experiments" / "results"), "--profile",
-                    str(REPO / "simulator" / "profiles" / "h200-measured.json"), "--out", str(out)],
+                    str(REPO / "experiments" / "results"), "--profiles", str(REPO / "simulator" / "profiles"),
+                    "--out", str(out)],
                    check=True, cwd=REPO, capture_output=True)
     assert out.read_text() == (REPO / "docs" / "RESULTS.md").read_text(), \
         "docs/RESULTS.md is stale: run python3 analysis/report.py"
