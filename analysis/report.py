@@ -165,8 +165,16 @@ def main():
         k = k.drop_duplicates(subset=["card", "commit", "dtype", "metric"], keep="last")
         piv = k.pivot_table(index=["card", "commit", "dtype"], columns="metric", values="value", aggfunc="last")
         piv = piv.reset_index()
+        # A resident step's three passes together (docs/METRICS.md): 3 copies' time over the passes' time.
+        if "zo_pass_fold_copy_fraction" in piv:
+            piv["step_fold_copy_fraction"] = 3 / (2 / piv["zo_pass_perturb_copy_fraction"] + 1 / piv["zo_pass_fold_copy_fraction"])
+        piv["step_pending_copy_fraction"] = 3 / (2 / piv["zo_pass_perturb_copy_fraction"]
+                                                 + 1 / piv["zo_pass_update_perturb_copy_fraction"])
         keep = ["card", "commit", "dtype"] + [c for c in piv.columns if c.endswith("copy_fraction") or c.endswith("pass_GBps")]
         parts += ["## Fused ZO passes against the device copy (one OPT-6.7B block)", "",
+                  "`step_*_copy_fraction`: a resident block's three passes of one step together, 3 / (sum of 1 / "
+                  "fraction): with the fold (perturb, perturb, fold) and in ZO2's order (update+perturb, perturb, "
+                  "perturb).", "",
                   md(piv[keep].round(3).astype(object).where(piv[keep].notna(), "")), ""]
 
     # Validation.

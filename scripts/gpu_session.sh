@@ -56,7 +56,7 @@ for stage in $stages; do
       smi=$!
       for model in opt-1.3b opt-6.7b opt-13b; do
         for fold in on off; do  # --fold-update off: ZO2's order (the A/B of the folded restore, same machine)
-          STEPS=10 train "$model" resident --offload none --fold-update $fold; rc=$((rc + $?))
+          STEPS=20 train "$model" resident --offload none --fold-update $fold; rc=$((rc + $?))
         done
       done
       kill $smi 2>/dev/null
