@@ -32,6 +32,10 @@ VALIDATION_NOTES = {
                            "calibrated in the same session (h100-measured.json, e39e8ae). The 1.3B resident row with "
                            "the fold off had two slow steps (0.048 and 0.050 s against 0.030) in the last half that "
                            "its mean includes.",
+    "validation_h200_e840671.csv": "e840671's resident rows (--fold-update on and off) against the profile calibrated "
+                                   "in the same call (h200-e840671.json). That machine's link measured 88 GB/s both "
+                                   "ways against 101 for h200-measured.json: another H200 host, so its profile is kept "
+                                   "apart and the offloaded rows stay validated against their own.",
     "validation_h200_ab265e1.csv": "ab265e1's rows against the profile calibrated beside them (that commit's profile).",
     "validation_h200_other_machine.csv": "ab265e1's rows with 5c64509's where both exist (another H200 machine, "
                                          "never calibrated: its link ran about 6 % slower), that commit's profile.",
