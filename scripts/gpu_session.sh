@@ -3,7 +3,7 @@
 # the speed runs, write logs and results rows under $OUT, and print a short table last.
 # Usage (from the repo root, with .deps carried):
 #   scripts/gpu_session.sh [build] [test] [bench] [calibrate] [speed] [offload] [small] [ablation] [wire] [wirehost]
-#                          [hostcpu] [budget] [big] [ncu] [nsys]
+#                          [hostcpu] [budget] [big] [ncu] [nsys] [overlap]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/zo2-out}
@@ -48,6 +48,10 @@ for stage in $stages; do
       ./build-gpu/benchmarks/bench_engine_zo_pass --benchmark_filter=Cuda --benchmark_out="$OUT/bench_zo_pass.json" \
         --benchmark_out_format=json > "$OUT/bench_zo_pass.log" 2>&1; rc=$?
       grep -E "BM_|copy_fraction" "$OUT/bench_zo_pass.log" | tee -a "$summary";;
+    overlap)  # a block's forward beside another block's ZO pass on a second stream: how much ZO time could hide
+      ./build-gpu/benchmarks/bench_engine_overlap --benchmark_out="$OUT/bench_overlap.json" --benchmark_out_format=json \
+        > "$OUT/bench_overlap.log" 2>&1; rc=$?
+      grep -E "BM_" "$OUT/bench_overlap.log" | tee -a "$summary";;
     speed)  # the whole model resident; SM clock, power and throttle reasons logged beside it (resident steps run
       # slower than their isolated op timings: clocks under sustained load are one suspect)
       rc=0
