@@ -181,6 +181,17 @@ def main():
                   "perturb).", "",
                   md(piv[keep].round(3).astype(object).where(piv[keep].notna(), "")), ""]
 
+    # A ZO pass beside a forward on a second stream.
+    o = rows[rows.metric.str.startswith("overlap_")].copy()
+    if len(o):
+        o["pass"] = o.metric.str.extract(r"overlap_(.+)_(?:forward_ms|zo_ms|sequential_ms|concurrent_ms|hidden_fraction)$")[0]
+        o["what"] = o.metric.str.extract(r"_(forward_ms|zo_ms|sequential_ms|concurrent_ms|hidden_fraction)$")[0]
+        piv = o.pivot_table(index=["card", "commit", "dtype", "pass"], columns="what", values="value", aggfunc="last")
+        parts += ["## A ZO pass beside a block's forward on a second stream (one OPT-6.7B block)", "",
+                  "From `benchmarks/bench_engine_overlap`: hidden_fraction = (sequential - concurrent) / the shorter "
+                  "op's time. Near 0: the two share the GPU's SMs rather than overlap.", "",
+                  md(piv.reset_index().round(3)), ""]
+
     # Validation.
     for name in sorted(glob.glob(os.path.join(a.results, "validation_*.csv"))):
         v = with_defaults(pd.read_csv(name, dtype=str, keep_default_na=False))
