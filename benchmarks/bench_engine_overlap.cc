@@ -53,7 +53,7 @@ void BM_ForwardBesideZoPass(benchmark::State& state) {
     return;
   }
   const int mode = int(state.range(0));
-  const ModelShape shape = opt_preset("opt-6.7b");
+  const ModelShape shape = model_preset("opt-6.7b");
   const DType dt = DType::f16;
   ParamSlab forward_block = ParamSlab::allocate(block_layout(shape, 0, dt), at::kCUDA);
   ParamSlab zo_block = ParamSlab::allocate(block_layout(shape, 1, dt), at::kCUDA);

@@ -44,7 +44,7 @@ ZoPassCoeffs coeffs(int64_t mode) {
 
 // One OPT block as the engine lays it out (args: 0 = opt-125m block for the CPU, 1 = opt-6.7b block for the GPU).
 SlabLayout layout_for(int which, DType dt) {
-  return block_layout(opt_preset(which ? "opt-6.7b" : "opt-125m"), 0, dt);
+  return block_layout(model_preset(which ? "opt-6.7b" : "opt-125m"), 0, dt);
 }
 
 void BM_ZoPassCpu(benchmark::State& state) {

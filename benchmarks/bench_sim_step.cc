@@ -22,7 +22,7 @@ zo2::Policy make(const std::string& offload, int64_t prefetch, int64_t writeback
 
 // Build the plan and simulate it: what one evaluation of a policy costs (writeback 1: one step per cycle).
 void BM_Opt175bStep(benchmark::State& state) {
-  const zo2::ModelShape shape = zo2::opt_preset("opt-175b");
+  const zo2::ModelShape shape = zo2::model_preset("opt-175b");
   const zo2::Policy policy = make("all", 1, 1, shape.layers);
   for (auto _ : state) {
     const zo2::Plan plan = zo2::build_plan(shape, policy, 1, 2048);
@@ -34,7 +34,7 @@ BENCHMARK(BM_Opt175bStep)->Unit(benchmark::kMicrosecond);
 
 // Simulating a prebuilt plan only: the event loop's own rate.
 void BM_Opt175bSimulateOnly(benchmark::State& state) {
-  const zo2::ModelShape shape = zo2::opt_preset("opt-175b");
+  const zo2::ModelShape shape = zo2::model_preset("opt-175b");
   const zo2::Plan plan = zo2::build_plan(shape, make("all", 1, 1, shape.layers), 1, 2048);
   for (auto _ : state) benchmark::DoNotOptimize(zo2::sim::simulate(plan, profile()).makespan_ns);
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(plan.ops.size()));
@@ -44,7 +44,7 @@ BENCHMARK(BM_Opt175bSimulateOnly)->Unit(benchmark::kMicrosecond);
 // 10,000 distinct policies (resident first/last N of 40, prefetch 0-4, writeback 1/2/4/8/16, slots, overlap, and
 // wire formats), each a full write-back cycle, as the sweep's search runs them.
 void BM_TenThousandPolicies(benchmark::State& state) {
-  const zo2::ModelShape shape = zo2::opt_preset("opt-13b");
+  const zo2::ModelShape shape = zo2::model_preset("opt-13b");
   zo2::sim::SearchSpace space;
   space.prefetch = {0, 1, 2, 3, 4};
   space.writeback = {1, 2, 4, 8, 16};

@@ -1,4 +1,4 @@
-// OPT shapes: presets, config.json parsing, tensor lists in checkpoint order, parameter counts and FLOPs.
+// OPT and LLaMA shapes: presets, config.json parsing, tensor lists in checkpoint order, parameter counts and FLOPs.
 #include "core/model_shape.h"
 
 #include <stdexcept>
@@ -19,6 +19,12 @@ int64_t TensorSpec::numel() const {
 
 std::vector<TensorSpec> ModelShape::resident_tensors() const {
   std::vector<TensorSpec> t;
+  if (is_llama()) {
+    t.push_back({"embed_tokens.weight", {vocab_size, hidden}, true});
+    t.push_back({"norm.weight", {hidden}, false});
+    if (!tie_word_embeddings) t.push_back({"lm_head.weight", {vocab_size, hidden}, true});
+    return t;
+  }
   t.push_back({"embed_tokens.weight", {vocab_size, word_embed_proj_dim}, true});
   t.push_back({"embed_positions.weight", {max_positions + kPositionOffset, hidden}, true});
   if (has_projection()) {
@@ -34,6 +40,19 @@ std::vector<TensorSpec> ModelShape::resident_tensors() const {
 
 std::vector<TensorSpec> ModelShape::block_tensors() const {
   std::vector<TensorSpec> t;
+  if (is_llama()) {  // LlamaDecoderLayer: attention, MLP, then the two RMSNorm weights; no biases
+    const int64_t kv = key_value_heads() * head_dim();
+    t.push_back({"self_attn.q_proj.weight", {hidden, hidden}, true});
+    t.push_back({"self_attn.k_proj.weight", {kv, hidden}, true});
+    t.push_back({"self_attn.v_proj.weight", {kv, hidden}, true});
+    t.push_back({"self_attn.o_proj.weight", {hidden, hidden}, true});
+    t.push_back({"mlp.gate_proj.weight", {ffn, hidden}, true});
+    t.push_back({"mlp.up_proj.weight", {ffn, hidden}, true});
+    t.push_back({"mlp.down_proj.weight", {hidden, ffn}, true});
+    t.push_back({"input_layernorm.weight", {hidden}, false});
+    t.push_back({"post_attention_layernorm.weight", {hidden}, false});
+    return t;
+  }
   auto linear = [&](const std::string& name, int64_t out, int64_t in) {
     t.push_back({name + ".weight", {out, in}, true});
     if (enable_bias) t.push_back({name + ".bias", {out}, false});
@@ -55,6 +74,10 @@ std::vector<TensorSpec> ModelShape::block_tensors() const {
 
 std::string ModelShape::block_prefix(int64_t layer) { return fmt::format("layers.{}.", layer); }
 
+std::string ModelShape::checkpoint_key(const std::string& model_prefix, const std::string& name) {
+  return name.rfind("lm_head.", 0) == 0 ? name : model_prefix + name;
+}
+
 static int64_t sum_numel(const std::vector<TensorSpec>& specs) {
   int64_t n = 0;
   for (const auto& s : specs) n += s.numel();
@@ -66,7 +89,10 @@ int64_t ModelShape::block_params() const { return sum_numel(block_tensors()); }
 
 double ModelShape::block_forward_flops(int64_t batch, int64_t seq) const {
   const double tokens = double(batch) * double(seq);
-  const double linear = 2.0 * tokens * (4.0 * hidden * hidden + 2.0 * hidden * ffn);
+  // OPT: q, k, v, out and two FFN matrices; LLaMA: q and o full, k and v over the key-value heads, three SwiGLU ones.
+  const double kv = double(key_value_heads() * head_dim());
+  const double linear = is_llama() ? 2.0 * tokens * (2.0 * hidden * hidden + 2.0 * hidden * kv + 3.0 * hidden * ffn)
+                                   : 2.0 * tokens * (4.0 * hidden * hidden + 2.0 * hidden * ffn);
   // QK^T and AV over the causal triangle: seq*(seq+1)/2 query-key pairs per sequence, head_dim*heads = hidden each.
   const double attention = 2.0 * 2.0 * double(batch) * (double(seq) * double(seq + 1) / 2.0) * hidden;
   return linear + attention;
@@ -92,11 +118,30 @@ void ModelShape::validate(const std::string& where) const {
   if (hidden % heads != 0)
     throw std::invalid_argument(fmt::format("{}: hidden_size {} is not a multiple of num_attention_heads {}", where,
                                             hidden, heads));
+  if (family != "opt" && family != "llama")
+    throw std::invalid_argument(
+        fmt::format("{}: model family '{}' is not supported (expected opt or llama)", where, family));
+  if (is_llama()) {
+    if (key_value_heads() <= 0 || heads % key_value_heads() != 0)
+      throw std::invalid_argument(fmt::format("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}",
+                                              where, heads, key_value_heads()));
+    if (activation != "silu")
+      throw std::invalid_argument(fmt::format("{}: hidden_act '{}' is not supported (expected silu)", where, activation));
+    if (word_embed_proj_dim != hidden || enable_bias)
+      throw std::invalid_argument(fmt::format("{}: a LLaMA shape has no embedding projection and no biases", where));
+    if (!(rms_norm_eps > 0) || !(rope_theta > 0))
+      throw std::invalid_argument(fmt::format("{}: fields 'rms_norm_eps' ({}) and 'rope_theta' ({}) must be positive",
+                                              where, rms_norm_eps, rope_theta));
+    if (head_dim() % 2 != 0)
+      throw std::invalid_argument(fmt::format("{}: head_dim {} must be even (rotary positions rotate pairs)", where,
+                                              head_dim()));
+    return;
+  }
   if (activation != "relu" && activation != "gelu")
     throw std::invalid_argument(
         fmt::format("{}: activation_function '{}' is not supported (expected relu or gelu)", where, activation));
-  if (family != "opt")
-    throw std::invalid_argument(fmt::format("{}: model family '{}' is not supported (expected opt)", where, family));
+  if (!tie_word_embeddings)
+    throw std::invalid_argument(fmt::format("{}: an OPT shape ties its head to embed_tokens", where));
 }
 
 namespace {
@@ -112,21 +157,53 @@ constexpr Preset kPresets[] = {
     {"opt-30b", 7168, 48, 56, 28672, 7168, true},    {"opt-66b", 9216, 64, 72, 36864, 9216, true},
     {"opt-175b", 12288, 96, 96, 49152, 12288, true},
 };
+// LLaMA checkpoints' config.json values (Llama-2-7b/13b/70b-hf, Meta-Llama-3-8B).
+struct LlamaPreset {
+  const char* name;
+  int64_t vocab, hidden, layers, heads, kv_heads, ffn, positions;
+  double rms_norm_eps, rope_theta;
+  int64_t bos, eos;
+};
+constexpr LlamaPreset kLlamaPresets[] = {
+    {"llama-2-7b", 32000, 4096, 32, 32, 32, 11008, 4096, 1e-5, 10000.0, 1, 2},
+    {"llama-2-13b", 32000, 5120, 40, 40, 40, 13824, 4096, 1e-5, 10000.0, 1, 2},
+    {"llama-2-70b", 32000, 8192, 80, 64, 8, 28672, 4096, 1e-5, 10000.0, 1, 2},
+    {"llama-3-8b", 128256, 4096, 32, 32, 8, 14336, 8192, 1e-5, 500000.0, 128000, 128001},
+};
+
+ModelShape llama_shape(int64_t vocab, int64_t hidden, int64_t layers, int64_t heads, int64_t kv_heads, int64_t ffn,
+                       int64_t positions) {
+  ModelShape s;
+  s.family = "llama";
+  s.vocab_size = vocab;
+  s.hidden = s.word_embed_proj_dim = hidden;
+  s.layers = layers;
+  s.heads = heads;
+  s.kv_heads = kv_heads;
+  s.ffn = ffn;
+  s.max_positions = positions;
+  s.enable_bias = false;
+  s.activation = "silu";
+  s.tie_word_embeddings = false;
+  s.pad_token_id = -1;  // LLaMA has none
+  return s;
+}
 }  // namespace
 
-std::vector<std::string> opt_preset_names() {
+std::vector<std::string> model_preset_names() {
   std::vector<std::string> names;
   for (const auto& p : kPresets) names.emplace_back(p.name);
+  for (const auto& p : kLlamaPresets) names.emplace_back(p.name);
   return names;
 }
 
 bool is_preset_name(const std::string& name) {
-  for (const auto& p : kPresets)
-    if (name == p.name) return true;
+  for (const auto& n : model_preset_names())
+    if (name == n) return true;
   return false;
 }
 
-ModelShape opt_preset(const std::string& name) {
+ModelShape model_preset(const std::string& name) {
   for (const auto& p : kPresets) {
     if (name != p.name) continue;
     ModelShape s;
@@ -138,30 +215,105 @@ ModelShape opt_preset(const std::string& name) {
     s.do_layer_norm_before = p.pre_ln;
     return s;
   }
+  for (const auto& p : kLlamaPresets) {
+    if (name != p.name) continue;
+    ModelShape s = llama_shape(p.vocab, p.hidden, p.layers, p.heads, p.kv_heads, p.ffn, p.positions);
+    s.rms_norm_eps = p.rms_norm_eps;
+    s.rope_theta = p.rope_theta;
+    s.bos_token_id = p.bos;
+    s.eos_token_id = p.eos;
+    return s;
+  }
   throw std::invalid_argument(fmt::format("unknown model preset '{}' (expected one of: {})", name,
-                                          fmt::join(opt_preset_names(), ", ")));
+                                          fmt::join(model_preset_names(), ", ")));
 }
 
-ModelShape shape_from_hf_config(const nlohmann::json& c, const std::string& where) {
-  if (!c.is_object()) throw std::invalid_argument(fmt::format("{}: expected a JSON object", where));
-  auto model_type = c.value("model_type", std::string("opt"));
-  if (model_type != "opt")
-    throw std::invalid_argument(fmt::format("{}: field 'model_type' is '{}' (expected 'opt')", where, model_type));
-  auto integer = [&](const char* field, bool required, int64_t fallback) -> int64_t {
-    if (!c.contains(field) || c[field].is_null()) {
+namespace {
+
+// Typed field readers over one config.json object; errors name the file and the field.
+struct ConfigFields {
+  const nlohmann::json& c;
+  const std::string& where;
+  bool present(const char* field) const { return c.contains(field) && !c[field].is_null(); }
+  int64_t integer(const char* field, bool required, int64_t fallback) const {
+    if (!present(field)) {
       if (required) throw std::invalid_argument(fmt::format("{}: missing field '{}'", where, field));
       return fallback;
     }
     if (!c[field].is_number_integer())
       throw std::invalid_argument(fmt::format("{}: field '{}' must be an integer, got {}", where, field, c[field].dump()));
     return c[field].get<int64_t>();
-  };
-  auto boolean = [&](const char* field, bool fallback) -> bool {
-    if (!c.contains(field) || c[field].is_null()) return fallback;
+  }
+  bool boolean(const char* field, bool fallback) const {
+    if (!present(field)) return fallback;
     if (!c[field].is_boolean())
       throw std::invalid_argument(fmt::format("{}: field '{}' must be true or false, got {}", where, field, c[field].dump()));
     return c[field].get<bool>();
-  };
+  }
+  double number(const nlohmann::json& o, const char* field, double fallback) const {
+    if (!o.contains(field) || o[field].is_null()) return fallback;
+    if (!o[field].is_number())
+      throw std::invalid_argument(fmt::format("{}: field '{}' must be a number, got {}", where, field, o[field].dump()));
+    return o[field].get<double>();
+  }
+  std::string string(const char* field, const std::string& fallback) const {
+    if (!present(field)) return fallback;
+    if (!c[field].is_string())
+      throw std::invalid_argument(fmt::format("{}: field '{}' must be a string, got {}", where, field, c[field].dump()));
+    return c[field].get<std::string>();
+  }
+};
+
+// LlamaForCausalLM's config (transformers 5 writes rope_theta inside rope_parameters; older files at the top level).
+ModelShape llama_from_hf_config(const ConfigFields& f) {
+  const std::string& where = f.where;
+  ModelShape s = llama_shape(f.integer("vocab_size", true, 0), f.integer("hidden_size", true, 0),
+                             f.integer("num_hidden_layers", true, 0), f.integer("num_attention_heads", true, 0), 0,
+                             f.integer("intermediate_size", true, 0), f.integer("max_position_embeddings", false, 2048));
+  s.kv_heads = f.integer("num_key_value_heads", false, s.heads);
+  s.rms_norm_eps = f.number(f.c, "rms_norm_eps", 1e-6);
+  s.rope_theta = f.number(f.c, "rope_theta", 10000.0);
+  if (f.present("rope_parameters")) {
+    const nlohmann::json& r = f.c["rope_parameters"];
+    if (!r.is_object()) throw std::invalid_argument(fmt::format("{}: field 'rope_parameters' must be an object", where));
+    const std::string type = r.value("rope_type", std::string("default"));
+    if (type != "default")
+      throw std::invalid_argument(fmt::format(
+          "{}: field 'rope_parameters.rope_type' is '{}' (only 'default' rotary positions are supported)", where, type));
+    s.rope_theta = f.number(r, "rope_theta", s.rope_theta);
+  }
+  if (f.present("rope_scaling"))
+    throw std::invalid_argument(fmt::format("{}: field 'rope_scaling' is set (only unscaled rotary positions are "
+                                            "supported)", where));
+  s.tie_word_embeddings = f.boolean("tie_word_embeddings", false);
+  s.activation = f.string("hidden_act", "silu");
+  if (f.boolean("attention_bias", false) || f.boolean("mlp_bias", false))
+    throw std::invalid_argument(fmt::format("{}: fields 'attention_bias' / 'mlp_bias' = true are not supported "
+                                            "(expected false)", where));
+  if (f.present("head_dim") && f.integer("head_dim", false, 0) * s.heads != s.hidden)
+    throw std::invalid_argument(fmt::format("{}: field 'head_dim' must be hidden_size / num_attention_heads = {}",
+                                            where, s.heads > 0 ? s.hidden / s.heads : 0));
+  if (f.integer("pretraining_tp", false, 1) != 1)
+    throw std::invalid_argument(fmt::format("{}: field 'pretraining_tp' must be 1", where));
+  s.pad_token_id = f.integer("pad_token_id", false, -1);
+  s.bos_token_id = f.integer("bos_token_id", false, 1);
+  s.eos_token_id = f.integer("eos_token_id", false, 2);
+  s.validate(where);
+  return s;
+}
+
+}  // namespace
+
+ModelShape shape_from_hf_config(const nlohmann::json& c, const std::string& where) {
+  if (!c.is_object()) throw std::invalid_argument(fmt::format("{}: expected a JSON object", where));
+  const ConfigFields f{c, where};
+  const std::string model_type = f.string("model_type", "opt");
+  if (model_type == "llama") return llama_from_hf_config(f);
+  if (model_type != "opt")
+    throw std::invalid_argument(
+        fmt::format("{}: field 'model_type' is '{}' (expected 'opt' or 'llama')", where, model_type));
+  auto integer = [&](const char* field, bool required, int64_t fallback) { return f.integer(field, required, fallback); };
+  auto boolean = [&](const char* field, bool fallback) { return f.boolean(field, fallback); };
   ModelShape s;
   s.vocab_size = integer("vocab_size", true, 0);
   s.hidden = integer("hidden_size", true, 0);
@@ -176,7 +328,7 @@ ModelShape shape_from_hf_config(const nlohmann::json& c, const std::string& wher
   s.pad_token_id = integer("pad_token_id", false, 1);
   s.bos_token_id = integer("bos_token_id", false, 2);
   s.eos_token_id = integer("eos_token_id", false, 2);
-  if (c.contains("activation_function")) s.activation = c["activation_function"].get<std::string>();
+  s.activation = f.string("activation_function", s.activation);
   if (!boolean("layer_norm_elementwise_affine", true))
     throw std::invalid_argument(
         fmt::format("{}: field 'layer_norm_elementwise_affine' = false is not supported (expected true)", where));
@@ -192,6 +344,31 @@ ModelShape shape_from_hf_config_file(const std::filesystem::path& path) {
 
 nlohmann::json shape_to_hf_config(const ModelShape& s, const std::string& torch_dtype) {
   nlohmann::json c;
+  if (s.is_llama()) {
+    c["architectures"] = {"LlamaForCausalLM"};
+    c["model_type"] = "llama";
+    c["vocab_size"] = s.vocab_size;
+    c["hidden_size"] = s.hidden;
+    c["intermediate_size"] = s.ffn;
+    c["num_hidden_layers"] = s.layers;
+    c["num_attention_heads"] = s.heads;
+    c["num_key_value_heads"] = s.key_value_heads();
+    c["head_dim"] = s.head_dim();
+    c["max_position_embeddings"] = s.max_positions;
+    c["rms_norm_eps"] = s.rms_norm_eps;
+    c["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", s.rope_theta}};
+    c["hidden_act"] = s.activation;
+    c["attention_bias"] = false;
+    c["mlp_bias"] = false;
+    c["tie_word_embeddings"] = s.tie_word_embeddings;
+    c["pad_token_id"] = s.pad_token_id >= 0 ? nlohmann::json(s.pad_token_id) : nlohmann::json(nullptr);
+    c["bos_token_id"] = s.bos_token_id;
+    c["eos_token_id"] = s.eos_token_id;
+    c["attention_dropout"] = 0.0;
+    c["initializer_range"] = 0.02;
+    c["torch_dtype"] = torch_dtype;
+    return c;
+  }
   c["architectures"] = {"OPTForCausalLM"};
   c["model_type"] = "opt";
   c["vocab_size"] = s.vocab_size;

@@ -1,5 +1,5 @@
-// Model shapes (OPT presets and HF config.json), their tensors in checkpoint order, and the sizes and FLOPs that the
-// plan builder, the engine and the simulator all take from here.
+// Model shapes (OPT and LLaMA presets, HF config.json), their tensors in checkpoint order, and the sizes and FLOPs that
+// the plan builder, the engine and the simulator all take from here.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -33,18 +33,30 @@ struct ModelShape {
   bool enable_bias = true;
   std::string activation = "relu";    // "relu" (OPT) or "gelu" (the peer's GPT)
   int64_t pad_token_id = 1, bos_token_id = 2, eos_token_id = 2;
+  // LLaMA (family "llama"): grouped-query attention, RMSNorm, rotary positions, SwiGLU, no biases; word_embed_proj_dim
+  // is the hidden size and `activation` "silu". OPT ties its head to embed_tokens; LLaMA has lm_head unless tied.
+  int64_t kv_heads = 0;  // num_key_value_heads; 0 = heads
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  bool tie_word_embeddings = true;
 
   static constexpr int64_t kPositionOffset = 2;  // OPT's learned positions are offset by 2
 
+  bool is_llama() const { return family == "llama"; }
   int64_t head_dim() const { return hidden / heads; }
+  int64_t key_value_heads() const { return kv_heads > 0 ? kv_heads : heads; }
   bool has_projection() const { return word_embed_proj_dim != hidden; }
   bool has_final_layer_norm() const { return do_layer_norm_before && !remove_final_layer_norm; }
 
-  // The tensors of the resident group (embeddings, projections, final norm; the head is tied to embed_tokens) and of
-  // one transformer block, both in HuggingFace's named_parameters() order.
+  // The tensors of the resident group (embeddings, projections, final norm, LLaMA's untied lm_head) and of one
+  // transformer block, both in HuggingFace's named_parameters() order.
   std::vector<TensorSpec> resident_tensors() const;
   std::vector<TensorSpec> block_tensors() const;
   static std::string block_prefix(int64_t layer);  // "layers.7."
+  // Where HuggingFace keeps a tensor: "model.decoder." (OPT) or "model." (LLaMA) before its name, except lm_head,
+  // which sits beside the decoder ("lm_head.weight"). `model_prefix` is the prefix a checkpoint uses.
+  std::string hf_model_prefix() const { return is_llama() ? "model." : "model.decoder."; }
+  static std::string checkpoint_key(const std::string& model_prefix, const std::string& name);
 
   int64_t resident_params() const;
   int64_t block_params() const;
@@ -61,12 +73,13 @@ struct ModelShape {
   void validate(const std::string& where) const;
 };
 
-// "opt-125m" ... "opt-175b"; throws std::invalid_argument listing the presets for an unknown name.
-ModelShape opt_preset(const std::string& name);
-std::vector<std::string> opt_preset_names();
+// "opt-125m" ... "opt-175b", "llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b"; throws
+// std::invalid_argument listing the presets for an unknown name.
+ModelShape model_preset(const std::string& name);
+std::vector<std::string> model_preset_names();
 bool is_preset_name(const std::string& name);
 
-// HuggingFace OPT config.json <-> shape. Errors name the file and the field.
+// HuggingFace OPT or LLaMA config.json <-> shape (model_type "opt" or "llama"). Errors name the file and the field.
 ModelShape shape_from_hf_config(const nlohmann::json& config, const std::string& where);
 ModelShape shape_from_hf_config_file(const std::filesystem::path& path);
 nlohmann::json shape_to_hf_config(const ModelShape& shape, const std::string& torch_dtype);

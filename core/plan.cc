@@ -202,7 +202,8 @@ class Builder {
     // while the last block and the head compute.
     for (int64_t j = 0; j < early_; ++j) issue_upload(j, true);
 
-    // Resident group, head side: the tied head sees the perturbed embedding again (+eps, -2eps, +eps, no update).
+    // Resident group, head side: the head (OPT: tied to the embedding; LLaMA: lm_head and the final norm, in the same
+    // slab) must see the perturbed group again (+eps, -2eps, +eps, no update).
     int hz = add_zo("zo+/head", OpKind::zo_perturb, -1, res_params, 2 * res_bytes, res_params, {resident_restore});
     const double head_flops = s_.head_forward_flops(B_, T_);
     const int64_t head_mem = s_.vocab_size * s_.word_embed_proj_dim * elt + tokens_ * s_.vocab_size * (elt + 8);

@@ -99,7 +99,7 @@ MemoryPrediction predict_memory(const ModelShape& shape, const Policy& policy, i
   const bool per_upload = policy.slots == SlotMode::alloc;
 
   m.gpu.push_back({"resident_group", resident_layout(shape, policy.dtype).bytes(),
-                   "embeddings, projections and final norm (the tied head), compute format"});
+                   "embeddings, projections, final norm and head (tied to embed_tokens for OPT), compute format"});
   m.gpu.push_back({"resident_blocks", resident_blocks * block_compute, "blocks kept on the GPU, compute format"});
   if (per_upload) {
     m.alloc = alloc;
@@ -117,13 +117,16 @@ MemoryPrediction predict_memory(const ModelShape& shape, const Policy& policy, i
                    "the + and - passes' hidden states [B,T,H], both kept as the passes advance together"});
   m.gpu.push_back({"workspace", model.workspace_bytes,
                    "cuBLAS workspace of the compute stream and small buffers (MemoryModel::workspace_bytes)"});
-  int64_t workspace = tokens * (model.layer_workspace_hidden_buffers * shape.hidden +
-                                model.layer_workspace_ffn_buffers * shape.ffn) * elt;
+  const int64_t hidden_buffers =
+      shape.is_llama() ? model.llama_layer_workspace_hidden_buffers : model.layer_workspace_hidden_buffers;
+  const int64_t ffn_buffers = shape.is_llama() ? model.llama_layer_workspace_ffn_buffers : model.layer_workspace_ffn_buffers;
+  int64_t workspace = tokens * (hidden_buffers * shape.hidden + ffn_buffers * shape.ffn) * elt;
   if (model.materialized_attention_scores) workspace += batch * shape.heads * seq * seq * elt;
   m.gpu.push_back({"layer_workspace", workspace,
-                   fmt::format("one layer's forward buffers while it is enqueued: {} x [B,T,H] and {} x [B,T,FFN]{}",
-                               model.layer_workspace_hidden_buffers, model.layer_workspace_ffn_buffers,
-                               model.materialized_attention_scores ? " and [B,heads,T,T] scores" : ""),
+                   fmt::format("one layer's forward buffers while it is enqueued: {} x [B,T,H] and {} x [B,T,FFN]{}{}",
+                               hidden_buffers, ffn_buffers,
+                               model.materialized_attention_scores ? " and [B,heads,T,T] scores" : "",
+                               shape.is_llama() ? " (LLaMA: estimated, not yet measured)" : ""),
                    Live::forward});
   // The head GEMM's input is a new tensor when a final norm or project_out makes it; with a projection, the norm's
   // output is freed once project_out's exists, before the logits are allocated.

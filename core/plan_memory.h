@@ -30,6 +30,11 @@ struct MemoryModel {
   // The per-layer forward workspace is [B,T,H] buffers (q, k, v, attention output, residual) and [B,T,FFN] ones.
   int64_t layer_workspace_hidden_buffers = 5;
   int64_t layer_workspace_ffn_buffers = 1;
+  // LLaMA's block (engine/llama_forward.cc), estimated from its ops and not yet checked against a measured peak:
+  // RMSNorm's fp32 copy of [B,T,H] (two compute-format buffers' worth in 16 bits) beside the five above, and SwiGLU's
+  // gate, up and product [B,T,FFN].
+  int64_t llama_layer_workspace_hidden_buffers = 7;
+  int64_t llama_layer_workspace_ffn_buffers = 3;
   // Attention with a fused kernel keeps no [B,heads,T,T] scores; set true for an unfused attention.
   bool materialized_attention_scores = false;
   // The loss on the GPU (engine/opt_forward.cc opt_causal_lm_loss) reads the compute-format logits [B,T-1,V] once

@@ -379,7 +379,7 @@ void check_options(const CalibrateOptions& o) {
 ModelShape model_shape(const std::string& name, int64_t seq) {
   ModelShape shape;
   try {
-    shape = opt_preset(name);
+    shape = model_preset(name);
   } catch (const std::exception& e) {
     throw std::invalid_argument(fmt::format("--models: {}", e.what()));
   }

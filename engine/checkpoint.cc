@@ -1,4 +1,4 @@
-// Loading and saving OPT models as HuggingFace safetensors directories.
+// Loading and saving OPT and LLaMA models as HuggingFace safetensors directories.
 #include "engine/checkpoint.h"
 
 #include <ATen/ATen.h>
@@ -48,7 +48,7 @@ void load_slab(ParamSlab& slab, const std::string& group_prefix, const io::Safet
                const std::string& key_prefix) {
   for (size_t i = 0; i < slab.layout.entries.size(); ++i) {
     const SlabEntry& e = slab.layout.entries[i];
-    const std::string key = key_prefix + group_prefix + e.name;
+    const std::string key = ModelShape::checkpoint_key(key_prefix, group_prefix + e.name);
     const io::TensorInfo& info = ckpt.at(key);
     const auto& file = ckpt.file_of(key);
     if (info.shape != e.shape)
@@ -71,11 +71,22 @@ OptModel load_opt_checkpoint(const std::filesystem::path& dir, DType dtype, c10:
                                          dir.string()));
   const ModelShape shape = shape_from_hf_config_file(dir / "config.json");
   io::SafetensorsCheckpoint ckpt(dir);
+  // The prefix is found from the decoder's tensors; tensors kept beside the decoder (LLaMA's untied lm_head) are
+  // looked up by their own name, and a missing one is named with the config that asks for it.
   std::vector<std::string> wanted;
-  for (const auto& t : shape.resident_tensors()) wanted.push_back(t.name);
+  for (const auto& t : shape.resident_tensors()) {
+    if (ModelShape::checkpoint_key("model.", t.name) != t.name) {
+      wanted.push_back(t.name);
+    } else if (!ckpt.contains(t.name)) {
+      throw std::runtime_error(fmt::format("{}: checkpoint has no tensor '{}', which {} asks for (tie_word_embeddings "
+                                           "= false: expected an untied head)",
+                                           dir.string(), t.name, (dir / "config.json").string()));
+    }
+  }
   for (int64_t l = 0; l < shape.layers; ++l)
     for (const auto& t : shape.block_tensors()) wanted.push_back(ModelShape::block_prefix(l) + t.name);
-  const std::string prefix = io::find_decoder_prefix(ckpt, wanted);
+  const std::string prefix =
+      io::find_decoder_prefix(ckpt, wanted, shape.is_llama() ? io::llama_model_prefixes() : io::decoder_prefixes());
 
   if (!offload.empty() && int64_t(offload.size()) != shape.layers)
     throw std::invalid_argument(fmt::format("--offload names {} layers but {} has {}", offload.size(), dir.string(),
@@ -101,8 +112,9 @@ void save_opt_checkpoint(const OptModel& model, const std::filesystem::path& fin
       const SlabEntry& e = slab.layout.entries[i];
       host.push_back(slab.views[i].to(at::kCPU).contiguous());
       const at::Tensor& t = host.back();
-      tensors.push_back({"model.decoder." + group_prefix + e.name, safetensors_dtype(slab.layout.dtype), e.shape,
-                         t.data_ptr(), size_t(t.nbytes())});
+      // transformers' own keys: "model.decoder." (OPT) or "model." (LLaMA) before the name, lm_head at the top.
+      tensors.push_back({ModelShape::checkpoint_key(model.shape.hf_model_prefix(), group_prefix + e.name),
+                         safetensors_dtype(slab.layout.dtype), e.shape, t.data_ptr(), size_t(t.nbytes())});
     }
   };
   add(model.resident, "");

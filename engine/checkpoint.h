@@ -1,5 +1,6 @@
-// HuggingFace OPT checkpoints in and out: a directory with config.json and safetensors weights (single or sharded,
-// keys under "model.decoder." or "decoder.").
+// HuggingFace OPT and LLaMA checkpoints in and out: a directory with config.json and safetensors weights (single or
+// sharded; OPT keys under "model.decoder." or "decoder.", LLaMA keys under "model." or bare, with lm_head.weight at
+// the top level).
 #pragma once
 #include <filesystem>
 #include <optional>

@@ -1,4 +1,4 @@
-// `zo2 forward` as a library call: logits of a HuggingFace OPT model for an int64 [B, T] .npy of token ids.
+// `zo2 forward` as a library call: logits of a HuggingFace OPT or LLaMA model for an int64 [B, T] .npy of token ids.
 #pragma once
 #include <filesystem>
 #include <string>

@@ -24,7 +24,7 @@ c10::Device parse_device(const std::string& text, const std::string& flag) {
 ModelShape model_shape_of(const std::string& model, int64_t layers) {
   if (layers < 0) throw std::invalid_argument(fmt::format("--layers {}: expected a positive count", layers));
   if (is_preset_name(model)) {
-    ModelShape s = opt_preset(model);
+    ModelShape s = model_preset(model);
     if (layers > 0) s.layers = layers;
     return s;
   }
@@ -32,7 +32,7 @@ ModelShape model_shape_of(const std::string& model, int64_t layers) {
     throw std::invalid_argument(fmt::format("--layers applies to presets; '{}' is a checkpoint directory", model));
   if (!std::filesystem::is_directory(model))
     throw std::invalid_argument(fmt::format("--model '{}': neither a preset ({}) nor an existing directory", model,
-                                            fmt::join(opt_preset_names(), ", ")));
+                                            fmt::join(model_preset_names(), ", ")));
   return shape_from_hf_config_file(std::filesystem::path(model) / "config.json");
 }
 

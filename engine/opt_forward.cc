@@ -1,10 +1,12 @@
-// OPT forward in ATen ops, matching transformers' OPTForCausalLM (eval mode, no dropout, full attention mask).
+// OPT forward in ATen ops, matching transformers' OPTForCausalLM (eval mode, no dropout, full attention mask); LLaMA
+// shapes are handed to engine/llama_forward.cc.
 #include "engine/opt_forward.h"
 
 #include <ATen/ATen.h>
 
 #include "engine/cross_entropy.h"
 #include "engine/cuda_glue.h"
+#include "engine/llama_forward.h"
 
 namespace zo2 {
 namespace {
@@ -43,7 +45,10 @@ at::Tensor feed_forward(const ModelShape& s, const ParamSlab& p, const at::Tenso
 
 }  // namespace
 
+// A LLaMA shape takes engine/llama_forward.cc's path at each of the three entry points, so every caller (the step's
+// ops, calibration, zo2 forward, the loss) runs either family unchanged.
 at::Tensor opt_embed(const ModelShape& s, const ParamSlab& r, const at::Tensor& input_ids) {
+  if (s.is_llama()) return llama_embed(s, r, input_ids);
   at::Tensor x = at::embedding(r.view("embed_tokens.weight"), input_ids);
   if (s.has_projection()) x = at::linear(x, r.view("project_in.weight"));
   // Full attention mask: positions 0..T-1, offset by 2 as OPT's learned positions are.
@@ -54,6 +59,7 @@ at::Tensor opt_embed(const ModelShape& s, const ParamSlab& r, const at::Tensor& 
 }
 
 at::Tensor opt_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden) {
+  if (s.is_llama()) return llama_block(s, p, hidden);
   at::Tensor h = hidden;
   if (s.do_layer_norm_before) {
     h = h + self_attention(s, p, layer_norm(p, "self_attn_layer_norm", h));
@@ -66,6 +72,7 @@ at::Tensor opt_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& 
 }
 
 at::Tensor opt_logits(const ModelShape& s, const ParamSlab& r, const at::Tensor& hidden) {
+  if (s.is_llama()) return llama_logits(s, r, hidden);
   at::Tensor h = hidden;
   if (s.has_final_layer_norm()) h = layer_norm(r, "final_layer_norm", h);
   if (s.has_projection()) h = at::linear(h, r.view("project_out.weight"));

@@ -56,7 +56,7 @@ void add_calibrate_command(CLI::App& app) {
                    "a hardware profile JSON for zo2 simulate --profile");
   cmd->add_option("--out", args->out, "profile JSON to write (atomically), e.g. simulator/profiles/h100.json")->required();
   cmd->add_option("--name", args->name, "the profile's name (default: the --out file's stem)");
-  cmd->add_option("--models", args->models, "OPT presets whose block shapes are timed (comma-separated)")
+  cmd->add_option("--models", args->models, "OPT or LLaMA presets whose block shapes are timed (comma-separated)")
       ->capture_default_str();
   cmd->add_option("--batch", args->batch, "batch size of the block timings")->capture_default_str();
   cmd->add_option("--seq", args->seq, "sequence length of the block timings")->capture_default_str();

@@ -1,9 +1,12 @@
 // zo2 train: MeZO fine-tuning with progress lines, per-step metrics, results rows and a HuggingFace checkpoint.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstdio>
 
 #include "core/dtype.h"
+#include "core/model_shape.h"
 #include "engine/train_run.h"
 #include "experiments/cmd_sim_policy_flags.h"
 #include "experiments/commands.h"
@@ -17,7 +20,9 @@ void add_train_command(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("train", "MeZO (zeroth-order SGD) fine-tuning");
-  cmd->add_option("--model", a->o.model, "HuggingFace OPT directory, or a preset (opt-125m ... opt-175b: random init)")
+  cmd->add_option("--model", a->o.model,
+                  fmt::format("HuggingFace OPT or LLaMA directory, or a preset ({}: random init)",
+                              fmt::join(model_preset_names(), ", ")))
       ->required();
   cmd->add_option("--layers", a->o.layers, "keep only the first N blocks of a preset (e.g. a 175B-shaped model that "
                                           "fits host memory)");

@@ -13,13 +13,13 @@
 namespace zo2::cli {
 
 ModelShape load_model(const std::string& what, const std::string& flag) {
-  if (is_preset_name(what)) return opt_preset(what);
+  if (is_preset_name(what)) return model_preset(what);
   std::filesystem::path path(what);
   if (std::filesystem::is_directory(path)) path /= "config.json";
   if (!std::filesystem::is_regular_file(path))
     throw std::invalid_argument(fmt::format("{}: '{}' is neither a preset ({}) nor a directory with config.json nor a "
                                             "config.json file",
-                                            flag, what, fmt::join(opt_preset_names(), ", ")));
+                                            flag, what, fmt::join(model_preset_names(), ", ")));
   return shape_from_hf_config_file(path);
 }
 

@@ -2,8 +2,11 @@
 #include <memory>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "core/model_shape.h"
 #include "core/plan_json.h"
 #include "experiments/cmd_sim_common.h"
 #include "experiments/cmd_sim_policy_flags.h"
@@ -36,7 +39,8 @@ void run(const PlanArgs& a) {
 void add_plan_command(CLI::App& app) {
   auto args = std::make_shared<PlanArgs>();
   CLI::App* cmd = app.add_subcommand("plan", "print the plan of one ZO step: ops, queues, slots, deps, memory");
-  cmd->add_option("--model", args->model, "OPT preset (opt-125m ... opt-175b) or a directory with config.json")
+  cmd->add_option("--model", args->model,
+                  fmt::format("preset ({}) or a directory with config.json", fmt::join(model_preset_names(), ", ")))
       ->capture_default_str();
   cmd->add_option("--batch", args->batch, "batch size")->capture_default_str();
   cmd->add_option("--seq", args->seq, "sequence length")->capture_default_str();

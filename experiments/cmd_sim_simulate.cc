@@ -3,9 +3,11 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "core/json_file.h"
+#include "core/model_shape.h"
 #include "core/plan_json.h"
 #include "experiments/cmd_sim_common.h"
 #include "experiments/cmd_sim_policy_flags.h"
@@ -131,7 +133,8 @@ void run(SimulateArgs a) {
 void add_simulate_command(CLI::App& app) {
   auto args = std::make_shared<SimulateArgs>();
   CLI::App* cmd = app.add_subcommand("simulate", "simulate one ZO2 step of a model under a policy on a hardware profile");
-  cmd->add_option("--model", args->model, "OPT preset (opt-125m ... opt-175b) or a directory with config.json")
+  cmd->add_option("--model", args->model,
+                  fmt::format("preset ({}) or a directory with config.json", fmt::join(model_preset_names(), ", ")))
       ->capture_default_str();
   cmd->add_option("--profile", args->profile, "hardware profile: a name under simulator/profiles or a JSON file")
       ->capture_default_str();

@@ -3,7 +3,7 @@
 # the speed runs, write logs and results rows under $OUT, and print a short table last.
 # Usage (from the repo root, with .deps carried):
 #   scripts/gpu_session.sh [build] [test] [bench] [calibrate] [speed] [offload] [small] [ablation] [wire] [wirehost]
-#                          [hostcpu] [budget] [big] [ncu] [nsys] [overlap]
+#                          [hostcpu] [budget] [big] [ncu] [nsys] [overlap] [llama]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/zo2-out}
@@ -48,6 +48,14 @@ for stage in $stages; do
       ./build-gpu/benchmarks/bench_engine_zo_pass --benchmark_filter=Cuda --benchmark_out="$OUT/bench_zo_pass.json" \
         --benchmark_out_format=json > "$OUT/bench_zo_pass.log" 2>&1; rc=$?
       grep -E "BM_|copy_fraction" "$OUT/bench_zo_pass.log" | tee -a "$summary";;
+    llama)  # LLaMA shapes: 7B and 8B resident, 13B with every block offloaded (random init, as the OPT rows)
+      rc=0
+      for model in llama-2-7b llama-3-8b; do
+        STEPS=10 train "$model" llama --offload none; rc=$((rc + $?))
+      done
+      for policy in "--prefetch 1 --writeback 1" "--prefetch 2 --writeback 4 --prefetch-next on"; do
+        train llama-2-13b llama --offload all $policy; rc=$((rc + $?))
+      done;;
     overlap)  # a block's forward beside another block's ZO pass on a second stream: how much ZO time could hide
       ./build-gpu/benchmarks/bench_engine_overlap --benchmark_out="$OUT/bench_overlap.json" --benchmark_out_format=json \
         > "$OUT/bench_overlap.log" 2>&1; rc=$?

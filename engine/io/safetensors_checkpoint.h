@@ -50,6 +50,12 @@ inline const std::vector<std::string>& decoder_prefixes() {
   return kPrefixes;
 }
 
+// LLaMA's: LlamaForCausalLM saves "model.*" (and lm_head.weight beside it), LlamaModel saves the names bare.
+inline const std::vector<std::string>& llama_model_prefixes() {
+  static const std::vector<std::string> kPrefixes{"model.", ""};
+  return kPrefixes;
+}
+
 // The first of `candidates` under which every name of `wanted` (relative to the decoder, e.g.
 // "embed_tokens.weight", "layers.0.fc1.weight") is in the checkpoint. Throws std::runtime_error naming the directory,
 // every prefix tried, how many names each matched and the first missing one.

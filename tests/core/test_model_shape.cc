@@ -13,18 +13,18 @@ using Catch::Matchers::ContainsSubstring;
 
 TEST_CASE("OPT presets have HuggingFace's parameter counts") {
   // Counts of OPTForCausalLM.num_parameters() for the released checkpoints (tied head counted once).
-  CHECK(opt_preset("opt-125m").total_params() == 125239296);
-  CHECK(opt_preset("opt-350m").total_params() == 331196416);
-  CHECK(opt_preset("opt-1.3b").total_params() == 1315758080);
-  for (const auto& name : opt_preset_names()) {
-    const ModelShape s = opt_preset(name);
+  CHECK(model_preset("opt-125m").total_params() == 125239296);
+  CHECK(model_preset("opt-350m").total_params() == 331196416);
+  CHECK(model_preset("opt-1.3b").total_params() == 1315758080);
+  for (const auto& name : model_preset_names()) {
+    const ModelShape s = model_preset(name);
     CHECK(s.total_params() == s.resident_params() + s.layers * s.block_params());
     CHECK(s.block_first_index(s.layers - 1) + s.block_params() == s.total_params());
   }
 }
 
 TEST_CASE("unknown presets and bad config fields are named in the error") {
-  CHECK_THROWS_WITH(opt_preset("opt-7b"), ContainsSubstring("opt-7b") && ContainsSubstring("opt-125m"));
+  CHECK_THROWS_WITH(model_preset("opt-7b"), ContainsSubstring("opt-7b") && ContainsSubstring("opt-125m"));
   nlohmann::json c = {{"model_type", "opt"}, {"vocab_size", 100}, {"hidden_size", 30}, {"num_hidden_layers", 2},
                       {"num_attention_heads", 4}, {"ffn_dim", 64}};
   CHECK_THROWS_WITH(shape_from_hf_config(c, "cfg.json"), ContainsSubstring("cfg.json") && ContainsSubstring("num_attention_heads"));
@@ -35,8 +35,70 @@ TEST_CASE("unknown presets and bad config fields are named in the error") {
   c["ffn_dim"] = "64";
   CHECK_THROWS_WITH(shape_from_hf_config(c, "cfg.json"), ContainsSubstring("ffn_dim") && ContainsSubstring("integer"));
   c["ffn_dim"] = 64;
-  c["model_type"] = "llama";
-  CHECK_THROWS_WITH(shape_from_hf_config(c, "cfg.json"), ContainsSubstring("model_type"));
+  c["model_type"] = "gpt2";
+  CHECK_THROWS_WITH(shape_from_hf_config(c, "cfg.json"), ContainsSubstring("model_type") && ContainsSubstring("gpt2"));
+}
+
+TEST_CASE("LLaMA presets have HuggingFace's parameter counts") {
+  // LlamaForCausalLM.num_parameters() of the released checkpoints (untied lm_head).
+  CHECK(model_preset("llama-2-7b").total_params() == 6738415616);
+  CHECK(model_preset("llama-2-13b").total_params() == 13015864320);
+  CHECK(model_preset("llama-2-70b").total_params() == 68976648192);
+  CHECK(model_preset("llama-3-8b").total_params() == 8030261248);
+  const ModelShape s = model_preset("llama-2-70b");
+  CHECK(s.key_value_heads() == 8);
+  CHECK(s.block_tensors()[1].shape == std::vector<int64_t>{1024, 8192});  // k_proj over the key-value heads
+  CHECK(ModelShape::checkpoint_key(s.hf_model_prefix(), "lm_head.weight") == "lm_head.weight");
+  CHECK(ModelShape::checkpoint_key(s.hf_model_prefix(), "norm.weight") == "model.norm.weight");
+}
+
+TEST_CASE("LLaMA config.json: transformers 5's rope_parameters, older files' rope_theta, and refusals by field") {
+  nlohmann::json c = {{"model_type", "llama"}, {"vocab_size", 100}, {"hidden_size", 64}, {"num_hidden_layers", 2},
+                      {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"intermediate_size", 96},
+                      {"rms_norm_eps", 1e-5}, {"rope_parameters", {{"rope_type", "default"}, {"rope_theta", 5000.0}}}};
+  ModelShape s = shape_from_hf_config(c, "cfg.json");
+  CHECK(s.is_llama());
+  CHECK(s.rope_theta == 5000.0);
+  CHECK(s.rms_norm_eps == 1e-5);
+  CHECK(!s.tie_word_embeddings);
+  CHECK(s.resident_params() == 2 * 100 * 64 + 64);
+  CHECK(s.block_params() == 2 * 64 * 64 + 2 * 32 * 64 + 3 * 64 * 96 + 2 * 64);
+  c.erase("rope_parameters");
+  c["rope_theta"] = 123.0;
+  CHECK(shape_from_hf_config(c, "cfg.json").rope_theta == 123.0);
+  c["tie_word_embeddings"] = true;
+  CHECK(shape_from_hf_config(c, "cfg.json").resident_params() == 100 * 64 + 64);
+  auto refused = [&](const char* field, nlohmann::json value) {
+    nlohmann::json bad = c;
+    bad[field] = value;
+    CHECK_THROWS_WITH(shape_from_hf_config(bad, "cfg.json"), ContainsSubstring("cfg.json") && ContainsSubstring(field));
+  };
+  refused("num_key_value_heads", 3);
+  refused("rope_scaling", {{"rope_type", "linear"}, {"factor", 2.0}});
+  refused("attention_bias", true);
+  refused("hidden_act", "gelu");
+  refused("head_dim", 32);
+  refused("rope_parameters", {{"rope_type", "yarn"}, {"rope_theta", 1.0}});
+}
+
+TEST_CASE("LLaMA config.json round-trips through the shape") {
+  std::mt19937 rng(std::random_device{}());
+  for (int trial = 0; trial < 20; ++trial) {
+    nlohmann::json c = {{"model_type", "llama"}, {"vocab_size", 2 + rng() % 1000}, {"num_hidden_layers", 1 + rng() % 4}};
+    const int64_t kv = 1 + rng() % 3, heads = kv * (1 + rng() % 3), head_dim = 2 * (1 + rng() % 8);
+    c["num_attention_heads"] = heads;
+    c["num_key_value_heads"] = kv;
+    c["hidden_size"] = heads * head_dim;
+    c["intermediate_size"] = 1 + rng() % 200;
+    c["rope_theta"] = 100.0 + double(rng() % 100000);
+    c["tie_word_embeddings"] = bool(rng() % 2);
+    const ModelShape s = shape_from_hf_config(c, "drawn");
+    const ModelShape back = shape_from_hf_config(shape_to_hf_config(s, "bfloat16"), "round trip");
+    CHECK(back.total_params() == s.total_params());
+    CHECK(back.key_value_heads() == kv);
+    CHECK(back.rope_theta == s.rope_theta);
+    CHECK(back.tie_word_embeddings == s.tie_word_embeddings);
+  }
 }
 
 TEST_CASE("config.json round-trips through the shape") {

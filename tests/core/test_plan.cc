@@ -51,7 +51,7 @@ Policy random_policy(std::mt19937& rng, int64_t layers) {
 }  // namespace
 
 TEST_CASE("op names follow ARCHITECTURE.md decision 6", "[plan]") {
-  const ModelShape shape = opt_preset("opt-125m");
+  const ModelShape shape = model_preset("opt-125m");
   const Plan plan = build_plan(shape, testing::policy("all", 1, 1, 12), 1, 128);
   for (const char* name : {"h2d/L07", "zo+/L07", "fwd+/L07", "zo-/L07", "fwd-/L07", "zo=/L07", "d2h/L07",
                            "zo+/resident", "embed/fwd+", "embed/fwd-", "head/fwd+", "head/fwd-", "loss", "h2d/L00",
@@ -71,7 +71,7 @@ TEST_CASE("op names follow ARCHITECTURE.md decision 6", "[plan]") {
 }
 
 TEST_CASE("the step follows ZO2's per-block order and both passes advance together", "[plan]") {
-  const ModelShape shape = opt_preset("opt-125m");
+  const ModelShape shape = model_preset("opt-125m");
   const Plan plan = build_plan(shape, testing::policy("all", 0, 1, 12), 1, 64);
   std::vector<std::string> compute;
   for (const auto& op : plan.ops)
@@ -94,7 +94,7 @@ TEST_CASE("the step follows ZO2's per-block order and both passes advance togeth
 
 TEST_CASE("plan invariants hold for random policies", "[plan]") {
   std::mt19937 rng(std::random_device{}());
-  const ModelShape shape = opt_preset("opt-125m");
+  const ModelShape shape = model_preset("opt-125m");
   for (int trial = 0; trial < 300; ++trial) {
     const Policy p = random_policy(rng, shape.layers);
     const int64_t step = int64_t(rng() % 20);
@@ -195,7 +195,7 @@ TEST_CASE("plan invariants hold for random policies", "[plan]") {
 
 TEST_CASE("with --prefetch-next a step uploads the next step's first blocks before its loss, the next plan waits for "
           "them", "[plan]") {
-  const ModelShape shape = opt_preset("opt-125m");
+  const ModelShape shape = model_preset("opt-125m");
   // 10 blocks through 4 slots (prefetch 2, copied back): the next step's first block lands in slot 10 mod 4 = 2.
   const Policy p = testing::policy("0-9", 2, 4, 12, "fp16", "", "", "reuse", "on");
   Policy on = p;
@@ -271,7 +271,7 @@ TEST_CASE("with --prefetch-next a step uploads the next step's first blocks befo
 }
 
 TEST_CASE("validate catches an early upload or a continued plan without its dependencies", "[plan]") {
-  const ModelShape shape = opt_preset("opt-125m");
+  const ModelShape shape = model_preset("opt-125m");
   Policy on = testing::policy("0-9", 2, 4, 12);
   on.prefetch_next = true;
   const std::vector<Plan> plans = build_plan_sequence(shape, on, 1, 64, 0, 5);
@@ -313,7 +313,7 @@ TEST_CASE("validate catches an early upload or a continued plan without its depe
 }
 
 TEST_CASE("writeback K copies each block back once every K steps and replays the rest", "[plan]") {
-  const ModelShape shape = opt_preset("opt-125m");
+  const ModelShape shape = model_preset("opt-125m");
   for (int64_t k : {1, 2, 3, 5, 16}) {
     const Policy p = testing::policy("all", 1, k, 12);
     std::map<int64_t, int> copies;
@@ -336,7 +336,7 @@ TEST_CASE("writeback K copies each block back once every K steps and replays the
 }
 
 TEST_CASE("wire bytes: fp8 carries one fp32 scale per 128 elements", "[plan]") {
-  const ModelShape shape = opt_preset("opt-1.3b");
+  const ModelShape shape = model_preset("opt-1.3b");
   const SlabLayout l8 = block_layout(shape, 0, DType::fp8_e4m3);
   CHECK(wire_bytes(shape, DType::fp8_e4m3) == l8.bytes() + (l8.elements + 127) / 128 * 4);
   CHECK(wire_bytes(shape, DType::f16) == block_layout(shape, 0, DType::f16).bytes());
@@ -345,7 +345,7 @@ TEST_CASE("wire bytes: fp8 carries one fp32 scale per 128 elements", "[plan]") {
 }
 
 TEST_CASE("the memory prediction names its terms and --gpu-mem-budget refuses with them", "[plan]") {
-  const ModelShape shape = opt_preset("opt-13b");
+  const ModelShape shape = model_preset("opt-13b");
   Policy p = testing::policy("all", 1, 1, 40);
   const Plan plan = build_plan(shape, p, 1, 2048);
   for (const char* term : {"resident_group", "resident_blocks", "slots", "hidden_states", "layer_workspace", "logits",
@@ -371,7 +371,7 @@ TEST_CASE("the memory prediction names its terms and --gpu-mem-budget refuses wi
 }
 
 TEST_CASE("validate catches a slot handed over without a dependency", "[plan]") {
-  const ModelShape shape = opt_preset("opt-125m");
+  const ModelShape shape = model_preset("opt-125m");
   Plan plan = build_plan(shape, testing::policy("all", 1, 1, 12), 1, 64);
   REQUIRE_NOTHROW(plan.validate());
   // h2d/L03 reuses slot 0 of block 0 and waits for d2h/L00; drop that edge.
@@ -388,7 +388,7 @@ TEST_CASE("validate catches a slot handed over without a dependency", "[plan]") 
 }
 
 TEST_CASE("plans round-trip through JSON, edits included", "[plan]") {
-  const ModelShape shape = opt_preset("opt-350m");
+  const ModelShape shape = model_preset("opt-350m");
   const Plan plan = build_plan(shape, testing::policy("0-9,20", 2, 3, 24, "fp16", "fp32", "fp32", "alloc"), 2, 256, 1);
   nlohmann::json j = plan_to_json(plan);
   const Plan back = plan_from_json(j, "plan.json");

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <catch2/generators/catch_generators.hpp>
+
 #include "core/remove_tree.h"
 #include "engine/checkpoint.h"
 #include "engine/opt_model.h"
@@ -15,8 +17,11 @@
 using namespace zo2;
 
 TEST_CASE("a checkpoint saved over an earlier one replaces it whole") {
-  std::mt19937_64 rng(test::fresh_seed());
-  const ModelShape shape = test::random_small_shape(rng);
+  const std::string family = GENERATE(as<std::string>(), "opt", "llama");
+  const uint64_t seed = test::fresh_seed();
+  INFO(family << " seed " << seed);
+  std::mt19937_64 rng(seed);
+  const ModelShape shape = test::random_small_shape(rng, family);
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("zo2-replace-" + std::to_string(rng()));
   OptModel first = OptModel::allocate(shape, DType::f32, at::kCPU);

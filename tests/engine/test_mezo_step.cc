@@ -82,12 +82,12 @@ OptModel copy_to(const OptModel& src, c10::Device device, const std::vector<bool
   return m;
 }
 
-void check_against_reference(c10::Device device, const std::string& offload) {
+void check_against_reference(c10::Device device, const std::string& offload, const std::string& family) {
   const uint64_t seed = test::fresh_seed();
-  INFO("seed " << seed << " device " << device << " offload " << offload);
+  INFO(family << " seed " << seed << " device " << device << " offload " << offload);
   std::mt19937_64 rng(seed);
   at::manual_seed(seed);
-  const ModelShape shape = test::random_small_shape(rng);
+  const ModelShape shape = test::random_small_shape(rng, family);
   OptModel start = random_model(shape, seed);
   ZoHyper hyper{/*lr=*/1e-3f, /*eps=*/1e-2f, /*weight_decay=*/0.1f, /*seed=*/rng()};
 
@@ -126,12 +126,16 @@ void check_against_reference(c10::Device device, const std::string& offload) {
 }  // namespace
 
 TEST_CASE("ZoEngine steps equal plainly written MeZO steps (CPU, resident and offloaded)") {
-  check_against_reference(at::kCPU, "none");
-  check_against_reference(at::kCPU, "all");
+  for (const char* family : {"opt", "llama"}) {
+    check_against_reference(at::kCPU, "none", family);
+    check_against_reference(at::kCPU, "all", family);
+  }
 }
 
 TEST_CASE("ZoEngine steps equal plainly written MeZO steps (GPU, resident and offloaded)") {
   if (!cuda_available()) SKIP("no GPU on this machine");
-  check_against_reference(at::kCUDA, "none");
-  check_against_reference(at::kCUDA, "all");
+  for (const char* family : {"opt", "llama"}) {
+    check_against_reference(at::kCUDA, "none", family);
+    check_against_reference(at::kCUDA, "all", family);
+  }
 }

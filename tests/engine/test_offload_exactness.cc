@@ -1,11 +1,13 @@
 // Offloaded against resident on the CPU reference executor: with fp32 everywhere, every policy (prefetch, reuse or
 // alloc, overlap, writeback K, which blocks are offloaded, prefetch-next) must give bitwise the resident run's losses
-// and parameters; an edited plan changes the executed order; a removed dependency is caught.
+// and parameters (OPT and LLaMA shapes); an edited plan changes the executed order; a removed dependency is caught.
 #include "catch_aten.h"
 
 #include <ATen/ATen.h>
 
 #include <algorithm>
+
+#include <catch2/generators/catch_generators.hpp>
 
 #include <fmt/format.h>
 
@@ -83,10 +85,10 @@ struct Setup {
   std::vector<at::Tensor> batches;
 };
 
-Setup make_setup(int min_layers, DType dtype = DType::f32) {
+Setup make_setup(int min_layers, DType dtype = DType::f32, const std::string& family = "opt") {
   const uint64_t seed = test::fresh_seed();
   std::mt19937_64 rng(seed);
-  ModelShape shape = test::random_small_shape(rng);
+  ModelShape shape = test::random_small_shape(rng, family);
   shape.layers = min_layers + int64_t(rng() % 2);
   OptModel start = make_start(shape, seed, dtype);
   std::vector<at::Tensor> batches;
@@ -97,8 +99,9 @@ Setup make_setup(int min_layers, DType dtype = DType::f32) {
 }  // namespace
 
 TEST_CASE("every offloaded policy is bitwise the resident run (fp32, CPU reference executor)") {
-  Setup s = make_setup(4);
-  INFO("seed " << s.seed << " layers " << s.shape.layers);
+  const std::string family = GENERATE(as<std::string>(), "opt", "llama");
+  Setup s = make_setup(4, DType::f32, family);
+  INFO(family << " seed " << s.seed << " layers " << s.shape.layers);
   std::mt19937_64 rng(s.seed);
   const Run resident = train(s.start, policy_of(s.shape, "none", 1, "reuse", "on", 1), at::kCPU,
                              make_cpu_executor(rng(), 100), s.batches, s.seed);
@@ -155,18 +158,20 @@ TEST_CASE("every offloaded policy is bitwise the resident run (fp32, CPU referen
 // The folded restore stores what the restore and the next step's pending update would (core/zo_math.h), in every
 // format: the whole run, losses and final weights, is bitwise ZO2's order.
 void check_fold_is_bitwise_zo2_order(c10::Device device, std::unique_ptr<Executor> (*executor)()) {
-  for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
-    Setup s = make_setup(3, dt);
-    const std::string name(dtype_name(dt));
-    INFO("seed " << s.seed << " dtype " << name);
-    for (const char* offload : {"none", "0,2"}) {
-      INFO("offload " << offload);
-      const Run zo2 = train(s.start, policy_of(s.shape, offload, 1, "reuse", "on", 1, false, false, name), device,
-                            executor(), s.batches, s.seed);
-      const Run folded = train(s.start, policy_of(s.shape, offload, 1, "reuse", "on", 1, false, true, name), device,
-                               executor(), s.batches, s.seed);
-      CHECK(bitwise_equal(folded, zo2));
-      CHECK(folded.steps.back().loss_plus != folded.steps.front().loss_plus);  // the steps trained something
+  for (const char* family : {"opt", "llama"}) {
+    for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
+      Setup s = make_setup(3, dt, family);
+      const std::string name(dtype_name(dt));
+      INFO(family << " seed " << s.seed << " dtype " << name);
+      for (const char* offload : {"none", "0,2"}) {
+        INFO("offload " << offload);
+        const Run zo2 = train(s.start, policy_of(s.shape, offload, 1, "reuse", "on", 1, false, false, name), device,
+                              executor(), s.batches, s.seed);
+        const Run folded = train(s.start, policy_of(s.shape, offload, 1, "reuse", "on", 1, false, true, name), device,
+                                 executor(), s.batches, s.seed);
+        CHECK(bitwise_equal(folded, zo2));
+        CHECK(folded.steps.back().loss_plus != folded.steps.front().loss_plus);  // the steps trained something
+      }
     }
   }
 }
@@ -182,8 +187,9 @@ TEST_CASE("with --fold-update a run is bitwise ZO2's order in fp32, fp16 and bf1
 
 TEST_CASE("offloaded is bitwise resident on the GPU too") {
   if (!cuda_available()) SKIP("no GPU on this machine");
-  Setup s = make_setup(4);
-  INFO("seed " << s.seed);
+  const std::string family = GENERATE(as<std::string>(), "opt", "llama");
+  Setup s = make_setup(4, DType::f32, family);
+  INFO(family << " seed " << s.seed);
   const Run resident = train(s.start, policy_of(s.shape, "none", 1, "reuse", "on", 1), at::kCUDA, make_cuda_executor(),
                              s.batches, s.seed);
   for (int64_t k : {1, 3})

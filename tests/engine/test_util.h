@@ -1,8 +1,10 @@
-// Helpers shared by the engine tests: fresh seeds, random small OPT shapes, normwise relative error.
+// Helpers shared by the engine tests: fresh seeds, random small OPT and LLaMA shapes, normwise relative error.
 #pragma once
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <random>
+#include <string>
 
 #include "core/model_shape.h"
 
@@ -25,6 +27,29 @@ inline ModelShape random_small_shape(std::mt19937_64& rng) {
   s.word_embed_proj_dim = rng() % 2 ? s.hidden : 4 + rng() % 12;
   s.do_layer_norm_before = rng() % 2;
   return s;
+}
+
+// A small random LLaMA shape: grouped-query attention two times in three, an even head_dim (rotary pairs), random
+// rope theta and eps, the head tied or not.
+inline ModelShape random_small_llama_shape(std::mt19937_64& rng) {
+  ModelShape s = model_preset("llama-2-7b");  // the family's fixed fields: silu, no biases, no projection
+  s.kv_heads = 1 + rng() % 3;
+  s.heads = s.kv_heads * (1 + rng() % 3);
+  s.hidden = s.word_embed_proj_dim = s.heads * 2 * (2 + rng() % 4);
+  s.layers = 1 + rng() % 3;
+  s.ffn = 8 + rng() % 40;
+  s.vocab_size = 50 + rng() % 200;
+  s.max_positions = 64;
+  s.rope_theta = std::pow(10.0, 2.0 + double(rng() % 1000) / 250.0);
+  s.rms_norm_eps = 1e-6 * double(1 + rng() % 10);
+  s.tie_word_embeddings = rng() % 2;
+  s.validate("random_small_llama_shape");
+  return s;
+}
+
+// A small random shape of `family` ("opt" or "llama").
+inline ModelShape random_small_shape(std::mt19937_64& rng, const std::string& family) {
+  return family == "llama" ? random_small_llama_shape(rng) : random_small_shape(rng);
 }
 
 inline double rel_error(const at::Tensor& got, const at::Tensor& ref) {

@@ -5,6 +5,8 @@
 
 #include <ATen/ATen.h>
 
+#include <catch2/generators/catch_generators.hpp>
+
 #include "core/plan.h"
 #include "engine/step_state.h"
 #include "engine/wire_format.h"
@@ -36,11 +38,12 @@ TEST_CASE("fp8 wire copies decode within e4m3's error bound of each group's scal
 }
 
 TEST_CASE("with the wire below the master, the host master holds exactly the fp32 updates") {
+  const std::string family = GENERATE(as<std::string>(), "opt", "llama");
   const uint64_t seed = test::fresh_seed();
-  INFO("seed " << seed);
+  INFO(family << " seed " << seed);
   std::mt19937_64 rng(seed);
   at::manual_seed(seed);
-  ModelShape shape = test::random_small_shape(rng);
+  ModelShape shape = test::random_small_shape(rng, family);
   shape.layers = 3;
   for (const char* wire : {"fp16", "bf16", "fp8"}) {
     INFO("wire " << wire);

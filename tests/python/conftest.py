@@ -1,4 +1,5 @@
-# Shared fixtures for the checks against transformers: the zo2 binary, random small OPT models saved as HF does.
+# Shared fixtures for the checks against transformers: the zo2 binary, random small OPT and LLaMA models saved as HF
+# does.
 import os
 import pathlib
 import subprocess
@@ -74,6 +75,54 @@ def random_opt_model(config, seed):
             else:
                 p.copy_(0.05 * torch.randn_like(p))
     return model
+
+
+def random_llama_config(rng, **overrides):
+    """A small LlamaConfig: grouped-query attention some of the time, random rope theta, eps and head tying."""
+    from transformers import LlamaConfig
+
+    kv_heads = int(rng.integers(1, 4))
+    heads = kv_heads * int(rng.integers(1, 4))  # num_key_value_heads < num_attention_heads two times in three
+    # Rotary positions rotate pairs: an even head_dim, with hidden_size in [32, 96].
+    head_dim = 2 * int(rng.integers(-(-32 // (2 * heads)), 96 // (2 * heads) + 1))
+    cfg = dict(
+        vocab_size=int(rng.integers(60, 300)),
+        hidden_size=heads * head_dim,
+        intermediate_size=int(rng.integers(16, 200)),
+        num_hidden_layers=int(rng.integers(2, 4)),
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=64,
+        rope_theta=float(10 ** rng.uniform(2, 6)),
+        rms_norm_eps=float(10 ** rng.uniform(-6, -4)),
+        tie_word_embeddings=bool(rng.integers(0, 2)),
+    )
+    cfg.update(overrides)
+    return LlamaConfig(**cfg)
+
+
+def random_llama_model(config, seed):
+    """A LlamaForCausalLM whose every tensor is random (RMSNorm weights near 1), so every path is exercised."""
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():  # a tied lm_head is embed_tokens, listed once
+            if name.endswith("norm.weight"):
+                p.copy_(1.0 + 0.1 * torch.randn_like(p))
+            else:
+                p.copy_(0.05 * torch.randn_like(p))
+    return model
+
+
+def random_config_and_model(family, rng, **overrides):
+    """(config, model) of a random small OPT or LLaMA model."""
+    if family == "llama":
+        config = random_llama_config(rng, **overrides)
+        return config, random_llama_model(config, int(rng.integers(1 << 31)))
+    config = random_opt_config(rng, **overrides)
+    return config, random_opt_model(config, int(rng.integers(1 << 31)))
 
 
 def write_ids(path, ids):

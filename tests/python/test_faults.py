@@ -1,12 +1,15 @@
 # Bad input and injected faults: clear errors that name the file, flag or numbers, and nothing already on disk lost.
+import json
 import os
 import subprocess
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 from transformers import OPTForCausalLM
 
-from conftest import random_opt_config, random_opt_model, run_zo2, write_ids
+from conftest import (random_llama_config, random_llama_model, random_opt_config, random_opt_model, run_zo2,
+                      write_ids)
 
 
 def run_failing(zo2, *args, fault=None):
@@ -79,3 +82,25 @@ def test_bad_inputs_name_what_is_wrong(zo2_bin, rng, tmp_path):
     write_ids(tmp_path / "short.npy", np.zeros((2, 4)))
     err = run_failing(zo2_bin, "train", "--model", tmp_path / "m", "--steps", 1, "--seq", 8, "--data", tmp_path / "short.npy")
     assert "short.npy" in err and "--seq" in err
+
+
+def test_llama_checkpoint_without_its_head_is_refused(zo2_bin, rng, tmp_path):
+    # A tied model's file has no lm_head.weight; a config.json that unties the head then asks for a missing tensor.
+    config = random_llama_config(rng, tie_word_embeddings=True)
+    random_llama_model(config, int(rng.integers(1 << 31))).save_pretrained(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    cfg["tie_word_embeddings"] = False
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    write_ids(tmp_path / "ids.npy", np.array([[1, 2]]))
+    forward = ["forward", "--model", tmp_path / "m", "--input-ids", tmp_path / "ids.npy", "--out", tmp_path / "o.npy"]
+    err = run_failing(zo2_bin, *forward)
+    assert "lm_head.weight" in err and "config.json" in err and "tie_word_embeddings" in err
+    assert not (tmp_path / "o.npy").exists()
+    # A misnamed block tensor: the error names the prefix tried and the first missing key.
+    cfg["tie_word_embeddings"] = True
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    tensors = load_file(tmp_path / "m" / "model.safetensors")
+    tensors["model.layers.0.mlp.gate.weight"] = tensors.pop("model.layers.0.mlp.gate_proj.weight")
+    save_file(tensors, tmp_path / "m" / "model.safetensors", metadata={"format": "pt"})
+    err = run_failing(zo2_bin, *forward)
+    assert "'model.layers.0.mlp.gate_proj.weight'" in err, err

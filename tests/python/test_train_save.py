@@ -1,13 +1,14 @@
-# zo2 train against an independent MeZO (numpy Philox, transformers forward); its --save loads back in transformers.
+# zo2 train against an independent MeZO (numpy Philox, transformers forward) for OPT and LLaMA; its --save loads back in
+# transformers.
 import csv
 
 import numpy as np
 import pytest
 import torch
-from transformers import OPTForCausalLM
+from transformers import AutoModelForCausalLM
 
 import zo_reference
-from conftest import gpu_available, random_opt_config, random_opt_model, run_zo2, write_ids
+from conftest import gpu_available, random_config_and_model, run_zo2, write_ids
 
 
 def test_python_philox_matches_contract_vectors():
@@ -22,9 +23,9 @@ def read_metrics(path):
         return list(csv.DictReader(f))
 
 
-def test_train_matches_reference_mezo_and_saves_all_updates(zo2_bin, rng, tmp_path):
-    config = random_opt_config(rng)
-    model = random_opt_model(config, int(rng.integers(1 << 31)))
+@pytest.mark.parametrize("family", ["opt", "llama"])
+def test_train_matches_reference_mezo_and_saves_all_updates(zo2_bin, rng, tmp_path, family):
+    config, model = random_config_and_model(family, rng)
     model.save_pretrained(tmp_path / "start")
     # N == batch rows: every step's batch is every row (the loss is a mean, so their order does not matter).
     batch, seq, steps = 2, 16, 4
@@ -37,7 +38,7 @@ def test_train_matches_reference_mezo_and_saves_all_updates(zo2_bin, rng, tmp_pa
     rows = read_metrics(tmp_path / "m.csv")
     assert [int(r["step"]) for r in rows] == list(range(steps))
 
-    reference = OPTForCausalLM.from_pretrained(tmp_path / "start").eval()
+    reference = AutoModelForCausalLM.from_pretrained(tmp_path / "start").eval()
     start = {n: p.detach().clone() for n, p in reference.named_parameters()}
     ids = np.ascontiguousarray(data[:, :seq])
     for step in range(steps):
@@ -48,7 +49,11 @@ def test_train_matches_reference_mezo_and_saves_all_updates(zo2_bin, rng, tmp_pa
         # g = (loss+ - loss-) / 2eps: float differences of 1e-6 in a loss near 5 become 2.5e-4.
         assert abs(float(got["projected_grad"]) - g) < 1e-3 + 1e-3 * abs(g)
 
-    saved = OPTForCausalLM.from_pretrained(tmp_path / "out").eval()
+    # transformers finds every tensor it expects under the keys zo2 wrote, and nothing else.
+    saved, info = AutoModelForCausalLM.from_pretrained(tmp_path / "out", output_loading_info=True)
+    saved.eval()
+    assert type(saved) is type(reference)
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"], info
     want = dict(reference.named_parameters())
     moved = total = 0.0
     for name, p in saved.named_parameters():
@@ -70,11 +75,12 @@ def test_train_matches_reference_mezo_and_saves_all_updates(zo2_bin, rng, tmp_pa
     assert np.linalg.norm(got - ref) / np.linalg.norm(ref) < 1e-4
 
 
-def test_cpu_and_gpu_trajectories_agree(zo2_bin, rng, tmp_path):
+@pytest.mark.parametrize("family", ["opt", "llama"])
+def test_cpu_and_gpu_trajectories_agree(zo2_bin, rng, tmp_path, family):
     if not gpu_available(zo2_bin):
         pytest.skip("no GPU on this machine")
-    config = random_opt_config(rng)
-    random_opt_model(config, int(rng.integers(1 << 31))).save_pretrained(tmp_path / "start")
+    _, model = random_config_and_model(family, rng)
+    model.save_pretrained(tmp_path / "start")
     common = ["--model", tmp_path / "start", "--steps", 5, "--batch", 2, "--seq", 32, "--lr", 1e-3, "--eps", 1e-3,
               "--seed", int(rng.integers(1 << 62))]
     run_zo2(zo2_bin, "train", *common, "--device", "cpu", "--metrics", tmp_path / "cpu.csv")

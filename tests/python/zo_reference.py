@@ -49,12 +49,17 @@ def normals(seed, first, count):
 
 
 def trainable(model):
-    """(name, parameter, decay) in checkpoint order, the tied head counted once (it is embed_tokens)."""
+    """(name, parameter, decay) in checkpoint order, a tied head counted once (it is embed_tokens).
+
+    Checkpoint order is the resident group (everything outside the decoder layers, in named_parameters order: OPT's
+    embeddings, projections and final norm; LLaMA's embed_tokens, norm and untied lm_head), then the layers. OPT's
+    named_parameters already list its resident group first; LLaMA's put norm and lm_head after the layers.
+    Weight decay skips biases and norms (OPT's layer_norm, LLaMA's RMSNorm *norm.weight)."""
     out = []
-    for name, p in model.named_parameters():  # named_parameters skips the tied lm_head
-        decay = not (name.endswith(".bias") or "layer_norm" in name)
+    for name, p in model.named_parameters():  # named_parameters skips a tied lm_head
+        decay = not (name.endswith(".bias") or "norm" in name)
         out.append((name, p, decay))
-    return out
+    return [t for t in out if ".layers." not in t[0]] + [t for t in out if ".layers." in t[0]]
 
 
 def mezo_step(model, ids, run_seed, step, lr, eps, weight_decay):

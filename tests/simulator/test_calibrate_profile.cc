@@ -60,7 +60,7 @@ CalibrationMeasurements fake_measurements(std::mt19937_64& rng) {
   m.host_update_elements_per_second = 2e8 * u(rng);
   m.host_threads = 16;
   for (const char* name : {"opt-125m", "opt-1.3b"}) {
-    const ModelShape s = opt_preset(name);
+    const ModelShape s = model_preset(name);
     CalibrationMeasurements::Block b;
     b.model = name;
     b.hidden = s.hidden;
@@ -172,7 +172,7 @@ TEST_CASE("a calibrated profile loads in the simulator with every value as measu
   }
 
   // The cost model then charges the measured times for a matching model's blocks.
-  const ModelShape shape = opt_preset("opt-125m");
+  const ModelShape shape = model_preset("opt-125m");
   const Policy policy = resolve_policy(PolicyOptions{}, shape.layers);  // all offloaded, fp16
   const Plan plan = build_plan(shape, policy, 1, 2048, 0);
   const sim::CostModel cost(p, plan);

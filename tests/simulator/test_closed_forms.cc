@@ -96,7 +96,7 @@ TEST_CASE("compute-free, write-back every step, prefetch-next: the link never id
 
 TEST_CASE("prefetch-next: a chain of steps settles into a steady state; step 0 is the step without the knob",
           "[closed-form]") {
-  const ModelShape shape = opt_preset("opt-1.3b");
+  const ModelShape shape = model_preset("opt-1.3b");
   const HardwareProfile prof = load_profile("h200-measured");
   Policy p = policy("all", 2, 1, 24);
   p.prefetch_next = true;

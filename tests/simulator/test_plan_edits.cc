@@ -73,7 +73,7 @@ TEST_CASE("a plan that cannot finish is reported, naming the waiting ops", "[pla
 
 TEST_CASE("in simulated time a slot never holds two blocks at once", "[plan-edit]") {
   std::mt19937 rng(std::random_device{}());
-  const ModelShape shape = opt_preset("opt-125m");
+  const ModelShape shape = model_preset("opt-125m");
   const HardwareProfile prof = load_profile("h100-targets");
   for (int trial = 0; trial < 60; ++trial) {
     std::vector<bool> off(12);
@@ -113,7 +113,7 @@ TEST_CASE("in simulated time a slot never holds two blocks at once", "[plan-edit
 }
 
 TEST_CASE("prefetch-next brings opt-1.3b on the measured H200 close to its link bound", "[plan-edit]") {
-  const ModelShape shape = opt_preset("opt-1.3b");
+  const ModelShape shape = model_preset("opt-1.3b");
   const HardwareProfile prof = load_profile("h200-measured");
   Policy p = policy("all", 2, 4, 24);
   const CycleResult off = simulate_cycle(shape, p, 1, 2048, prof);
@@ -151,7 +151,7 @@ TEST_CASE("trace events are the plan's op names, one track per queue", "[trace]"
 }
 
 TEST_CASE("metrics agree with the simulated steps", "[metrics]") {
-  const ModelShape shape = opt_preset("opt-1.3b");
+  const ModelShape shape = model_preset("opt-1.3b");
   const HardwareProfile prof = load_profile("h200-targets");
   const CycleResult c = simulate_cycle(shape, policy("all", 2, 4, 24), 1, 2048, prof);
   REQUIRE(c.steps.size() == 4);

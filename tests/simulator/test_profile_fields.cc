@@ -25,7 +25,7 @@ struct Scenario {
 };
 
 double step_seconds(const HardwareProfile& prof, const Scenario& s) {
-  const ModelShape shape = opt_preset("opt-1.3b");
+  const ModelShape shape = model_preset("opt-1.3b");
   CycleOptions o;
   o.pageable = s.pageable;
   Policy p = policy(s.offload, 1, 1, shape.layers, s.dtype, s.wire, s.master, s.slots, s.overlap);
@@ -100,7 +100,7 @@ TEST_CASE("each profile field changes the simulated time", "[profile]") {
 }
 
 TEST_CASE("capacities decide whether a step fits", "[profile]") {
-  const ModelShape shape = opt_preset("opt-13b");
+  const ModelShape shape = model_preset("opt-13b");
   HardwareProfile prof = load_profile("h100-targets");
   const Policy p = policy("all", 1, 1, shape.layers);
   auto fits = [&](const char* metric) {

@@ -12,7 +12,7 @@ using namespace zo2::sim;
 using namespace zo2::sim::testing;
 
 TEST_CASE("search finds the fastest policy under the budget", "[search]") {
-  const ModelShape shape = opt_preset("opt-1.3b");
+  const ModelShape shape = model_preset("opt-1.3b");
   const HardwareProfile prof = load_profile("h100-targets");
   SearchSpace space;
   space.prefetch = {0, 1, 2};

@@ -1,0 +1,111 @@
+// LLaMA forward in ATen ops, matching transformers 5.17's LlamaForCausalLM (eval, SDPA attention, no mask) op for op,
+// so that half precision rounds where HF rounds.
+#include "engine/llama_forward.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+namespace zo2 {
+namespace {
+
+// LlamaRMSNorm: the statistics in fp32, the normalised value cast back to the input's dtype before the weight
+// multiplies it (in the weight's dtype), as HF rounds.
+at::Tensor rms_norm(const at::Tensor& weight, const at::Tensor& x, double eps) {
+  const c10::ScalarType input_dtype = x.scalar_type();
+  at::Tensor h = x.to(at::kFloat);
+  const at::Tensor variance = h.pow(2).mean(-1, /*keepdim=*/true);
+  h = h * at::rsqrt(variance + eps);
+  return weight * h.to(input_dtype);
+}
+
+// HF's default rope inverse frequencies, 1 / theta^(arange(0, d, 2) / d) in fp32. HF computes them on the CPU when the
+// model is built and moves the buffer to the GPU, so they are computed here on the CPU too (CUDA's pow and division
+// may round differently) and kept per device: the copy to the GPU synchronises once, not in every block.
+at::Tensor inverse_frequencies(int64_t dim, double theta, c10::Device device) {
+  static std::mutex mu;  // the CPU executor runs blocks on several threads
+  // Never freed: a static's destructor would free GPU memory after CUDA has shut down.
+  static auto* cache = new std::map<std::tuple<std::string, int64_t, double>, at::Tensor>();
+  const auto key = std::make_tuple(device.str(), dim, theta);
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache->find(key);
+  if (it != cache->end()) return it->second;
+  // Python's `1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.float) / dim))`: __rtruediv__ is reciprocal() * 1.
+  const at::Tensor exponent = at::arange(0, dim, 2, at::TensorOptions().dtype(at::kFloat)) / dim;
+  at::Tensor inv = at::pow(theta, exponent).reciprocal().to(device);
+  return cache->emplace(key, inv).first->second;
+}
+
+// LlamaRotaryEmbedding.forward for positions 0..T-1: the angles and their cos/sin in fp32 on the device, cast to the
+// hidden states' dtype. Shapes [1, T, head_dim].
+std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const ModelShape& s, int64_t T, const at::Tensor& like) {
+  const at::Tensor inv = inverse_frequencies(s.head_dim(), s.rope_theta, like.device());
+  const at::Tensor inv_expanded = inv.view({1, -1, 1}).to(at::kFloat);
+  const at::Tensor positions = at::arange(T, like.options().dtype(at::kLong)).view({1, 1, T}).to(at::kFloat);
+  // HF's `inv_freq @ positions` (one product per element, exact in fp32) then transpose to [1, T, d/2].
+  const at::Tensor freqs = at::matmul(inv_expanded, positions).transpose(1, 2);
+  const at::Tensor emb = at::cat({freqs, freqs}, -1);
+  return {emb.cos().to(like.scalar_type()), emb.sin().to(like.scalar_type())};
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({at::neg(x.narrow(-1, half, half)), x.narrow(-1, 0, half)}, -1);
+}
+
+at::Tensor self_attention(const ModelShape& s, const ParamSlab& p, const at::Tensor& x) {
+  const int64_t B = x.size(0), T = x.size(1), d = s.head_dim();
+  auto heads = [&](const at::Tensor& t) { return t.view({B, T, -1, d}).transpose(1, 2); };
+  at::Tensor q = heads(at::linear(x, p.view("self_attn.q_proj.weight")));
+  at::Tensor k = heads(at::linear(x, p.view("self_attn.k_proj.weight")));
+  at::Tensor v = heads(at::linear(x, p.view("self_attn.v_proj.weight")));
+  auto [cos, sin] = rotary_cos_sin(s, T, x);
+  cos = cos.unsqueeze(1);
+  sin = sin.unsqueeze(1);
+  q = q * cos + rotate_half(q) * sin;
+  k = k * cos + rotate_half(k) * sin;
+  // HF's sdpa_attention_forward: SDPA's own grouped-query attention without a mask up to head_dim 256, the key and
+  // value heads repeated above it.
+  const int64_t groups = s.heads / s.key_value_heads();
+  const bool enable_gqa = groups > 1 && d <= 256;
+  if (groups > 1 && !enable_gqa) {
+    auto repeat = [&](const at::Tensor& t) {
+      return t.unsqueeze(2).expand({B, s.key_value_heads(), groups, T, d}).reshape({B, s.heads, T, d});
+    };
+    k = repeat(k);
+    v = repeat(v);
+  }
+  // HF passes is_causal only when T > 1 (one query sees its one key either way) and scale = head_dim ** -0.5.
+  at::Tensor o = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/T > 1,
+                                                  /*scale=*/std::pow(double(d), -0.5), enable_gqa);
+  o = o.transpose(1, 2).contiguous().reshape({B, T, -1});
+  return at::linear(o, p.view("self_attn.o_proj.weight"));
+}
+
+at::Tensor mlp(const ParamSlab& p, const at::Tensor& x) {
+  const at::Tensor gate = at::silu(at::linear(x, p.view("mlp.gate_proj.weight")));
+  return at::linear(gate * at::linear(x, p.view("mlp.up_proj.weight")), p.view("mlp.down_proj.weight"));
+}
+
+}  // namespace
+
+at::Tensor llama_embed(const ModelShape&, const ParamSlab& r, const at::Tensor& input_ids) {
+  return at::embedding(r.view("embed_tokens.weight"), input_ids);
+}
+
+at::Tensor llama_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden) {
+  const double eps = s.rms_norm_eps;
+  const at::Tensor h = hidden + self_attention(s, p, rms_norm(p.view("input_layernorm.weight"), hidden, eps));
+  return h + mlp(p, rms_norm(p.view("post_attention_layernorm.weight"), h, eps));
+}
+
+at::Tensor llama_logits(const ModelShape& s, const ParamSlab& r, const at::Tensor& hidden) {
+  const at::Tensor h = rms_norm(r.view("norm.weight"), hidden, s.rms_norm_eps);
+  return at::linear(h, r.view(s.tie_word_embeddings ? "embed_tokens.weight" : "lm_head.weight"));
+}
+
+}  // namespace zo2
