@@ -36,6 +36,11 @@ VALIDATION_NOTES = {
                                    "in the same call (h200-e840671.json). That machine's link measured 88 GB/s both "
                                    "ways against 101 for h200-measured.json: another H200 host, so its profile is kept "
                                    "apart and the offloaded rows stay validated against their own.",
+    "validation_h200_llama.csv": "The first LLaMA rows (ad600fd) against h200-measured.json, which has no LLaMA block "
+                                 "timings: resident blocks fall back to the roofline with OPT's forward efficiency and "
+                                 "miss the LLaMA block's elementwise work (RMSNorm in fp32, rotary, SwiGLU), 20-24 % "
+                                 "short; offloaded steps are link-bound and land within 1 %. LLaMA's layer workspace is "
+                                 "an estimate (core/plan_memory.h).",
     "validation_h200_ab265e1.csv": "ab265e1's rows against the profile calibrated beside them (that commit's profile).",
     "validation_h200_other_machine.csv": "ab265e1's rows with 5c64509's where both exist (another H200 machine, "
                                          "never calibrated: its link ran about 6 % slower), that commit's profile.",
@@ -132,7 +137,7 @@ def main():
 
     # Offloaded (every compute format: the wire ablation changes it with the wire).
     off = latest(cuda)
-    off = off[(off.offload != "none") & (off.offload != "") & (off.model.str.startswith("opt-"))]
+    off = off[(off.offload != "none") & (off.offload != "") & (off.model.str.startswith(("opt-", "llama-")))]
     t = []
     for _, r in off.iterrows():
         k = int(r.writeback)
