@@ -10,6 +10,8 @@
 #include <string>
 #include <tuple>
 
+#include "engine/cuda_glue.h"
+
 namespace zo2 {
 namespace {
 
@@ -42,7 +44,7 @@ at::Tensor inverse_frequencies(int64_t dim, double theta, c10::Device device) {
 
 // LlamaRotaryEmbedding.forward for positions 0..T-1: the angles and their cos/sin in fp32 on the device, cast to the
 // hidden states' dtype. Shapes [1, T, head_dim].
-std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const ModelShape& s, int64_t T, const at::Tensor& like) {
+std::pair<at::Tensor, at::Tensor> compute_cos_sin(const ModelShape& s, int64_t T, const at::Tensor& like) {
   const at::Tensor inv = inverse_frequencies(s.head_dim(), s.rope_theta, like.device());
   const at::Tensor inv_expanded = inv.view({1, -1, 1}).to(at::kFloat);
   const at::Tensor positions = at::arange(T, like.options().dtype(at::kLong)).view({1, 1, T}).to(at::kFloat);
@@ -50,6 +52,22 @@ std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const ModelShape& s, int64_t T,
   const at::Tensor freqs = at::matmul(inv_expanded, positions).transpose(1, 2);
   const at::Tensor emb = at::cat({freqs, freqs}, -1);
   return {emb.cos().to(like.scalar_type()), emb.sin().to(like.scalar_type())};
+}
+
+// The same values for every block and both passes of a step: computed once per (device, dtype, length, head_dim,
+// theta) and kept, instead of eight small kernels in each block's forward. Never freed, like the frequencies.
+std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const ModelShape& s, int64_t T, const at::Tensor& like) {
+  static std::mutex mu;
+  using Key = std::tuple<std::string, int, int64_t, int64_t, double>;
+  static auto* cache = new std::map<Key, std::pair<at::Tensor, at::Tensor>>();
+  const Key key{like.device().str(), int(like.scalar_type()), T, s.head_dim(), s.rope_theta};
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache->find(key);
+  if (it != cache->end()) return it->second;
+  auto cos_sin = compute_cos_sin(s, T, like);
+  // Other streams (calibration, a later executor) may read the tensors: let their computation finish first, once.
+  if (like.is_cuda()) cuda_synchronize();
+  return cache->emplace(key, std::move(cos_sin)).first->second;
 }
 
 at::Tensor rotate_half(const at::Tensor& x) {
