@@ -21,26 +21,31 @@ PEER = {
                               "opt-13b": (3369, 3070, 6193), "opt-30b": (None, 1354, 8829)},
 }
 # What each validation file compares. validation_h200.csv uses simulator/profiles/h200-measured.json as committed
-# (calibrated at 8fe20b6); the others were written with the profile of their time (calibrated at ab265e1, before the
-# one-pass cross-entropy, the 16-thread host update and the faster ZO kernels): kept as the record of that
-# validation, not re-run. An empty memory error: the peak was read after the final flush.
+# (calibrated at 20d9594); the others were written with the profile of their time, kept under its commit's name
+# (h200-8fe20b6.json, h200-e840671.json) or replaced: the record of that validation, not re-run. An empty memory
+# error: the peak was read after the final flush.
 VALIDATION_NOTES = {
-    "validation_h200.csv": "The current profile (calibrated at 8fe20b6) against the rows of 8fe20b6, 7d28522 and "
-                           "e433451: the same code as the profile's, or newer only in the ZO kernels' register "
-                           "budget and 16-byte accesses.",
+    "validation_h200.csv": "The current profile (calibrated at 20d9594: OPT and LLaMA block shapes, the folded "
+                           "restore) against the rows of e433451 (offloaded, ablation, budget), 1ab829e (resident, "
+                           "--fold-update on and off) and 20d9594 (LLaMA). LLaMA's layer workspace was fitted to two "
+                           "of these peaks (core/plan_memory.h).",
+    "validation_h200_8fe20b6.csv": "The profile calibrated at 8fe20b6 (h200-8fe20b6.json) against the rows of "
+                                   "8fe20b6, 7d28522 and e433451: the same code as the profile's, or newer only in the "
+                                   "ZO kernels' register budget and 16-byte accesses.",
     "validation_h100.csv": "e39e8ae's rows (the first H100 runs, with --fold-update) against the profile "
                            "calibrated in the same session (h100-measured.json, e39e8ae). The 1.3B resident row with "
                            "the fold off had two slow steps (0.048 and 0.050 s against 0.030) in the last half that "
                            "its mean includes.",
     "validation_h200_e840671.csv": "e840671's resident rows (--fold-update on and off) against the profile calibrated "
                                    "in the same call (h200-e840671.json). That machine's link measured 88 GB/s both "
-                                   "ways against 101 for h200-measured.json: another H200 host, so its profile is kept "
+                                   "ways against 101 for h200-8fe20b6.json: another H200 host, so its profile is kept "
                                    "apart and the offloaded rows stay validated against their own.",
-    "validation_h200_llama.csv": "The first LLaMA rows (ad600fd) against h200-measured.json, which has no LLaMA block "
+    "validation_h200_llama.csv": "The first LLaMA rows (ad600fd) against h200-8fe20b6.json, which has no LLaMA block "
                                  "timings: resident blocks fall back to the roofline with OPT's forward efficiency and "
                                  "miss the LLaMA block's elementwise work (RMSNorm in fp32, rotary, SwiGLU), 20-24 % "
-                                 "short; offloaded steps are link-bound and land within 1 %. LLaMA's layer workspace is "
-                                 "an estimate (core/plan_memory.h).",
+                                 "short; offloaded steps are link-bound and land within 1 %. LLaMA's layer workspace was "
+                                 "then an unfitted estimate (7 [B,T,H] buffers; now 4). validation_h200.csv has them "
+                                 "against a profile with LLaMA block timings.",
     "validation_h200_ab265e1.csv": "ab265e1's rows against the profile calibrated beside them (that commit's profile).",
     "validation_h200_other_machine.csv": "ab265e1's rows with 5c64509's where both exist (another H200 machine, "
                                          "never calibrated: its link ran about 6 % slower), that commit's profile.",

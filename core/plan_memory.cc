@@ -126,7 +126,7 @@ MemoryPrediction predict_memory(const ModelShape& shape, const Policy& policy, i
                    fmt::format("one layer's forward buffers while it is enqueued: {} x [B,T,H] and {} x [B,T,FFN]{}{}",
                                hidden_buffers, ffn_buffers,
                                model.materialized_attention_scores ? " and [B,heads,T,T] scores" : "",
-                               shape.is_llama() ? " (LLaMA: estimated, not yet measured)" : ""),
+                               shape.is_llama() ? " (LLaMA: fitted to two measured peaks)" : ""),
                    Live::forward});
   // The head GEMM's input is a new tensor when a final norm or project_out makes it; with a projection, the norm's
   // output is freed once project_out's exists, before the logits are allocated.
