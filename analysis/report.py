@@ -22,7 +22,7 @@ PEER = {
 }
 # What each validation file compares. validation_h200.csv uses simulator/profiles/h200-measured.json as committed
 # (calibrated at 20d9594); the others were written with the profile of their time, kept under its commit's name
-# (h200-8fe20b6.json, h200-e840671.json) or replaced: the record of that validation, not re-run. An empty memory
+# (h200-8fe20b6.json, h200-e840671.json, h100-e39e8ae.json) or replaced: the record of that validation, not re-run. An empty memory
 # error: the peak was read after the final flush.
 VALIDATION_NOTES = {
     "validation_h200.csv": "The current profile (calibrated at 20d9594: OPT and LLaMA block shapes, the folded "
@@ -32,10 +32,12 @@ VALIDATION_NOTES = {
     "validation_h200_8fe20b6.csv": "The profile calibrated at 8fe20b6 (h200-8fe20b6.json) against the rows of "
                                    "8fe20b6, 7d28522 and e433451: the same code as the profile's, or newer only in the "
                                    "ZO kernels' register budget and 16-byte accesses.",
-    "validation_h100.csv": "e39e8ae's rows (the first H100 runs, with --fold-update) against the profile "
-                           "calibrated in the same session (h100-measured.json, e39e8ae). The 1.3B resident row with "
-                           "the fold off had two slow steps (0.048 and 0.050 s against 0.030) in the last half that "
-                           "its mean includes.",
+    "validation_h100.csv": "The H100 profile recalibrated at 7326d26 (OPT and LLaMA block shapes, the folded restore) "
+                           "against e39e8ae's rows (the first H100 runs) and 7326d26's LLaMA rows. The 1.3B resident "
+                           "row with the fold off had two slow steps (0.048 and 0.050 s against 0.030) in the last "
+                           "half that its mean includes.",
+    "validation_h100_e39e8ae.csv": "e39e8ae's rows against the profile calibrated in the same session "
+                                   "(h100-e39e8ae.json).",
     "validation_h200_e840671.csv": "e840671's resident rows (--fold-update on and off) against the profile calibrated "
                                    "in the same call (h200-e840671.json). That machine's link measured 88 GB/s both "
                                    "ways against 101 for h200-8fe20b6.json: another H200 host, so its profile is kept "
