@@ -21,6 +21,7 @@
 #include <cuda_runtime.h>
 
 #include "engine/cuda_check.h"
+#include "benchmarks/cuda_event_time.h"
 #include "engine/cuda_glue.h"
 #endif
 
@@ -29,23 +30,6 @@ namespace {
 using namespace zo2;
 
 #ifdef ZO2_HAVE_CUDA
-// Events around work enqueued by `fn` on `first` (which may hand work to other streams and join them back).
-template <class Fn>
-double elapsed_ms(cudaStream_t first, Fn&& fn, int reps) {
-  cudaEvent_t start, stop;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
-  CUDA_CHECK(cudaEventRecord(start, first));
-  for (int i = 0; i < reps; ++i) fn();
-  CUDA_CHECK(cudaEventRecord(stop, first));
-  CUDA_CHECK(cudaEventSynchronize(stop));
-  float ms = 0;
-  CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-  CUDA_CHECK(cudaEventDestroy(start));
-  CUDA_CHECK(cudaEventDestroy(stop));
-  return double(ms) / reps;
-}
-
 // Argument: the ZO pass beside the forward (0 = +eps only, 1 = pending update and +eps, 2 = the folded restore).
 void BM_ForwardBesideZoPass(benchmark::State& state) {
   if (!cuda_available()) {
@@ -97,10 +81,10 @@ void BM_ForwardBesideZoPass(benchmark::State& state) {
   CUDA_CHECK(cudaStreamSynchronize(main.stream()));
   std::vector<double> fwd_ms, zo_ms, seq_ms, conc_ms;
   for (auto _ : state) {  // interleaved, so all four see the same clocks
-    fwd_ms.push_back(elapsed_ms(main.stream(), forward, 5));
-    zo_ms.push_back(elapsed_ms(main.stream(), [&] { zo_on(main.stream()); }, 5));
-    seq_ms.push_back(elapsed_ms(main.stream(), sequential, 5));
-    conc_ms.push_back(elapsed_ms(main.stream(), concurrent, 5));
+    fwd_ms.push_back(bench::event_ms(main.stream(), forward, 5));
+    zo_ms.push_back(bench::event_ms(main.stream(), [&] { zo_on(main.stream()); }, 5));
+    seq_ms.push_back(bench::event_ms(main.stream(), sequential, 5));
+    conc_ms.push_back(bench::event_ms(main.stream(), concurrent, 5));
     state.SetIterationTime(conc_ms.back() / 1e3);
   }
   CUDA_CHECK(cudaEventDestroy(fork));

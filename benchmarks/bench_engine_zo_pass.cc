@@ -16,6 +16,7 @@
 #include <cuda_runtime.h>
 
 #include "engine/cuda_check.h"
+#include "benchmarks/cuda_event_time.h"
 #include "engine/cuda_glue.h"
 #endif
 
@@ -61,24 +62,6 @@ void BM_ZoPassCpu(benchmark::State& state) {
 BENCHMARK(BM_ZoPassCpu)->ArgsProduct({{0, 1, 2}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
 
 #ifdef ZO2_HAVE_CUDA
-// Milliseconds of `reps` launches of `fn`, timed with CUDA events on the current stream.
-template <class Fn>
-double time_ms(Fn&& fn, int reps) {
-  cudaStream_t stream = static_cast<cudaStream_t>(current_cuda_stream());
-  cudaEvent_t start, stop;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
-  CUDA_CHECK(cudaEventRecord(start, stream));
-  for (int i = 0; i < reps; ++i) fn(stream);
-  CUDA_CHECK(cudaEventRecord(stop, stream));
-  CUDA_CHECK(cudaEventSynchronize(stop));
-  float ms = 0;
-  CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-  CUDA_CHECK(cudaEventDestroy(start));
-  CUDA_CHECK(cudaEventDestroy(stop));
-  return ms / reps;
-}
-
 void BM_ZoPassCuda(benchmark::State& state) {
   if (!cuda_available()) {
     state.SkipWithError("no GPU");
@@ -100,14 +83,15 @@ void BM_ZoPassCuda(benchmark::State& state) {
   auto pass = [&](cudaStream_t s) {
     zo_pass_cuda(slab.flat.data_ptr(), dt, segments, k, s, groups_per_thread, min_blocks);
   };
-  time_ms(copy, 3);  // warm-up: module load, clocks
-  time_ms(pass, 3);
+  cudaStream_t stream = static_cast<cudaStream_t>(current_cuda_stream());
+  bench::event_ms(stream, [&] { copy(stream); }, 3);  // warm-up: module load, clocks
+  bench::event_ms(stream, [&] { pass(stream); }, 3);
   // The copy and the pass alternate, so both see the same clocks and temperature; the fraction compares their
   // medians (one sample of each drifted by up to 10 % between runs of the same kernel).
   std::vector<double> copy_samples, pass_samples;
   for (auto _ : state) {
-    copy_samples.push_back(time_ms(copy, 10));
-    pass_samples.push_back(time_ms(pass, 10));
+    copy_samples.push_back(bench::event_ms(stream, [&] { copy(stream); }, 10));
+    pass_samples.push_back(bench::event_ms(stream, [&] { pass(stream); }, 10));
     state.SetIterationTime(pass_samples.back() / 1e3);
   }
   const double pass_gbs = 2.0 * double(bytes) / 1e9 / (median(pass_samples) / 1e3);

@@ -235,32 +235,29 @@ struct ConfigFields {
   const nlohmann::json& c;
   const std::string& where;
   bool present(const char* field) const { return c.contains(field) && !c[field].is_null(); }
-  int64_t integer(const char* field, bool required, int64_t fallback) const {
-    if (!present(field)) {
+  // The field of `o` as a T when `is_type` accepts it, `fallback` when absent or null (or an error when `required`).
+  template <typename T>
+  T get(const nlohmann::json& o, const char* field, bool required, T fallback, bool (nlohmann::json::*is_type)() const,
+        const char* expected) const {
+    if (!o.contains(field) || o[field].is_null()) {
       if (required) throw std::invalid_argument(fmt::format("{}: missing field '{}'", where, field));
       return fallback;
     }
-    if (!c[field].is_number_integer())
-      throw std::invalid_argument(fmt::format("{}: field '{}' must be an integer, got {}", where, field, c[field].dump()));
-    return c[field].get<int64_t>();
+    if (!(o[field].*is_type)())
+      throw std::invalid_argument(fmt::format("{}: field '{}' must be {}, got {}", where, field, expected, o[field].dump()));
+    return o[field].get<T>();
+  }
+  int64_t integer(const char* field, bool required, int64_t fallback) const {
+    return get<int64_t>(c, field, required, fallback, &nlohmann::json::is_number_integer, "an integer");
   }
   bool boolean(const char* field, bool fallback) const {
-    if (!present(field)) return fallback;
-    if (!c[field].is_boolean())
-      throw std::invalid_argument(fmt::format("{}: field '{}' must be true or false, got {}", where, field, c[field].dump()));
-    return c[field].get<bool>();
+    return get<bool>(c, field, false, fallback, &nlohmann::json::is_boolean, "true or false");
   }
   double number(const nlohmann::json& o, const char* field, double fallback) const {
-    if (!o.contains(field) || o[field].is_null()) return fallback;
-    if (!o[field].is_number())
-      throw std::invalid_argument(fmt::format("{}: field '{}' must be a number, got {}", where, field, o[field].dump()));
-    return o[field].get<double>();
+    return get<double>(o, field, false, fallback, &nlohmann::json::is_number, "a number");
   }
   std::string string(const char* field, const std::string& fallback) const {
-    if (!present(field)) return fallback;
-    if (!c[field].is_string())
-      throw std::invalid_argument(fmt::format("{}: field '{}' must be a string, got {}", where, field, c[field].dump()));
-    return c[field].get<std::string>();
+    return get<std::string>(c, field, false, fallback, &nlohmann::json::is_string, "a string");
   }
 };
 
@@ -312,27 +309,25 @@ ModelShape shape_from_hf_config(const nlohmann::json& c, const std::string& wher
   if (model_type != "opt")
     throw std::invalid_argument(
         fmt::format("{}: field 'model_type' is '{}' (expected 'opt' or 'llama')", where, model_type));
-  auto integer = [&](const char* field, bool required, int64_t fallback) { return f.integer(field, required, fallback); };
-  auto boolean = [&](const char* field, bool fallback) { return f.boolean(field, fallback); };
   ModelShape s;
-  s.vocab_size = integer("vocab_size", true, 0);
-  s.hidden = integer("hidden_size", true, 0);
-  s.layers = integer("num_hidden_layers", true, 0);
-  s.heads = integer("num_attention_heads", true, 0);
-  s.ffn = integer("ffn_dim", true, 0);
-  s.max_positions = integer("max_position_embeddings", false, 2048);
-  s.word_embed_proj_dim = integer("word_embed_proj_dim", false, s.hidden);
-  s.do_layer_norm_before = boolean("do_layer_norm_before", true);
-  s.remove_final_layer_norm = boolean("_remove_final_layer_norm", false);
-  s.enable_bias = boolean("enable_bias", true);
-  s.pad_token_id = integer("pad_token_id", false, 1);
-  s.bos_token_id = integer("bos_token_id", false, 2);
-  s.eos_token_id = integer("eos_token_id", false, 2);
+  s.vocab_size = f.integer("vocab_size", true, 0);
+  s.hidden = f.integer("hidden_size", true, 0);
+  s.layers = f.integer("num_hidden_layers", true, 0);
+  s.heads = f.integer("num_attention_heads", true, 0);
+  s.ffn = f.integer("ffn_dim", true, 0);
+  s.max_positions = f.integer("max_position_embeddings", false, 2048);
+  s.word_embed_proj_dim = f.integer("word_embed_proj_dim", false, s.hidden);
+  s.do_layer_norm_before = f.boolean("do_layer_norm_before", true);
+  s.remove_final_layer_norm = f.boolean("_remove_final_layer_norm", false);
+  s.enable_bias = f.boolean("enable_bias", true);
+  s.pad_token_id = f.integer("pad_token_id", false, 1);
+  s.bos_token_id = f.integer("bos_token_id", false, 2);
+  s.eos_token_id = f.integer("eos_token_id", false, 2);
   s.activation = f.string("activation_function", s.activation);
-  if (!boolean("layer_norm_elementwise_affine", true))
+  if (!f.boolean("layer_norm_elementwise_affine", true))
     throw std::invalid_argument(
         fmt::format("{}: field 'layer_norm_elementwise_affine' = false is not supported (expected true)", where));
-  if (!boolean("tie_word_embeddings", true))
+  if (!f.boolean("tie_word_embeddings", true))
     throw std::invalid_argument(fmt::format("{}: field 'tie_word_embeddings' = false is not supported (expected true)", where));
   s.validate(where);
   return s;
@@ -344,39 +339,34 @@ ModelShape shape_from_hf_config_file(const std::filesystem::path& path) {
 
 nlohmann::json shape_to_hf_config(const ModelShape& s, const std::string& torch_dtype) {
   nlohmann::json c;
+  c["vocab_size"] = s.vocab_size;
+  c["hidden_size"] = s.hidden;
+  c["num_hidden_layers"] = s.layers;
+  c["num_attention_heads"] = s.heads;
+  c["max_position_embeddings"] = s.max_positions;
+  c["bos_token_id"] = s.bos_token_id;
+  c["eos_token_id"] = s.eos_token_id;
+  c["tie_word_embeddings"] = s.tie_word_embeddings;
+  c["attention_dropout"] = 0.0;
+  c["torch_dtype"] = torch_dtype;
   if (s.is_llama()) {
     c["architectures"] = {"LlamaForCausalLM"};
     c["model_type"] = "llama";
-    c["vocab_size"] = s.vocab_size;
-    c["hidden_size"] = s.hidden;
     c["intermediate_size"] = s.ffn;
-    c["num_hidden_layers"] = s.layers;
-    c["num_attention_heads"] = s.heads;
     c["num_key_value_heads"] = s.key_value_heads();
     c["head_dim"] = s.head_dim();
-    c["max_position_embeddings"] = s.max_positions;
     c["rms_norm_eps"] = s.rms_norm_eps;
     c["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", s.rope_theta}};
     c["hidden_act"] = s.activation;
     c["attention_bias"] = false;
     c["mlp_bias"] = false;
-    c["tie_word_embeddings"] = s.tie_word_embeddings;
     c["pad_token_id"] = s.pad_token_id >= 0 ? nlohmann::json(s.pad_token_id) : nlohmann::json(nullptr);
-    c["bos_token_id"] = s.bos_token_id;
-    c["eos_token_id"] = s.eos_token_id;
-    c["attention_dropout"] = 0.0;
     c["initializer_range"] = 0.02;
-    c["torch_dtype"] = torch_dtype;
     return c;
   }
   c["architectures"] = {"OPTForCausalLM"};
   c["model_type"] = "opt";
-  c["vocab_size"] = s.vocab_size;
-  c["hidden_size"] = s.hidden;
-  c["num_hidden_layers"] = s.layers;
-  c["num_attention_heads"] = s.heads;
   c["ffn_dim"] = s.ffn;
-  c["max_position_embeddings"] = s.max_positions;
   c["word_embed_proj_dim"] = s.word_embed_proj_dim;
   c["do_layer_norm_before"] = s.do_layer_norm_before;
   c["_remove_final_layer_norm"] = s.remove_final_layer_norm;
@@ -384,13 +374,8 @@ nlohmann::json shape_to_hf_config(const ModelShape& s, const std::string& torch_
   c["layer_norm_elementwise_affine"] = true;
   c["activation_function"] = s.activation;
   c["pad_token_id"] = s.pad_token_id;
-  c["bos_token_id"] = s.bos_token_id;
-  c["eos_token_id"] = s.eos_token_id;
-  c["tie_word_embeddings"] = true;
   c["dropout"] = 0.0;
-  c["attention_dropout"] = 0.0;
   c["init_std"] = 0.02;
-  c["torch_dtype"] = torch_dtype;
   return c;
 }
 

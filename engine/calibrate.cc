@@ -278,7 +278,7 @@ BlockTimes measure_block(const ModelShape& shape, DType dtype, int64_t batch, in
 }
 
 double measure_block_loop(const ModelShape& shape, DType dtype, int64_t batch, int64_t seq, int64_t slabs,
-                          double seconds, bool fold_update) {
+                          double seconds) {
   c10::cuda::CUDAStream s = c10::cuda::getStreamFromPool();
   c10::cuda::CUDAStreamGuard guard(s);
   std::vector<ParamSlab> blocks;
@@ -289,21 +289,19 @@ double measure_block_loop(const ModelShape& shape, DType dtype, int64_t batch, i
   at::Tensor hidden = at::randn({batch, seq, shape.hidden}, at::TensorOptions().dtype(to_scalar_type(dtype)).device(at::kCUDA));
   ZoPassCoeffs k = timing_coeffs();
   at::Tensor h;
-  // One pass over the blocks as a resident step runs them (core/plan.cc: zo+, fwd+, zo-, fwd-, zo= per block). With
-  // the fold, zo+ is +eps only and zo= applies the update; without it, zo+ applies the pending update and zo= is +eps.
-  // (A step runs a block's zo= after the loss, not right after its fwd-; the passes per block are the same.)
+  // One pass over the blocks as a resident step runs them (core/plan.cc, --fold-update on: zo+ is +eps only, fwd+,
+  // zo-, fwd-, and zo= applies the update). A step runs a block's zo= after the loss, not right after its fwd-; the
+  // passes per block are the same.
   auto pass = [&] {
     for (ParamSlab& b : blocks) {
       k.fold_update = false;
-      k.has_update = !fold_update;
       k.perturb_scale = 1e-3f;
       zo_pass(b, k);
       h = opt_block(shape, b, hidden);
-      k.has_update = false;
       k.perturb_scale = -2e-3f;
       zo_pass(b, k);
       h = opt_block(shape, b, hidden);
-      k.fold_update = fold_update;
+      k.fold_update = true;
       k.perturb_scale = 1e-3f;
       zo_pass(b, k);
     }
@@ -488,10 +486,8 @@ CalibrationMeasurements measure_hardware(const CalibrateOptions& o) {
       e.resident_slabs = shape.layers;
       e.resident_seconds = o.resident_seconds;
       e.resident_loop = "folded";
-      e.resident_block_seconds = measure_block_loop(shape, o.dtype, o.batch, o.seq, shape.layers, o.resident_seconds,
-                                                    /*fold_update=*/true);
-      e.one_slab_block_seconds = measure_block_loop(shape, o.dtype, o.batch, o.seq, 1, o.resident_seconds,
-                                                    /*fold_update=*/true);
+      e.resident_block_seconds = measure_block_loop(shape, o.dtype, o.batch, o.seq, shape.layers, o.resident_seconds);
+      e.one_slab_block_seconds = measure_block_loop(shape, o.dtype, o.batch, o.seq, 1, o.resident_seconds);
       c10::cuda::CUDACachingAllocator::emptyCache();  // the next model's slabs need not fit beside these cached ones
       log(v, fmt::format("{} resident block loop ({} slabs; zo+ perturb only, fwd+, zo-, fwd-, zo= folded): {:.3f} ms "
                          "per block; one slab {:.3f} ms; isolated ops sum {:.3f} ms",

@@ -53,11 +53,10 @@ BlockTimes measure_block(const ModelShape& shape, DType dtype, int64_t batch, in
                          int repeats);
 // Seconds per block of a resident step's block loop over `slabs` blocks each in its own device slab, in order, back to
 // back: 1 s (or `seconds` when shorter) of the same load first, then `seconds` timed in windows of about 0.5 s, at
-// least 3 (CUDA events); the median window, per block. The loop is the one a resident block runs with
-// --fold-update on (fold_update: zo+ perturb only, fwd+, zo-, fwd-, zo= folded) or off (zo+ with the pending update,
-// fwd+, zo-, fwd-, zo=).
+// least 3 (CUDA events); the median window, per block. The loop is the one a resident block runs by default
+// (--fold-update on: zo+ perturb only, fwd+, zo-, fwd-, zo= folded); profiles record it as resident_loop "folded".
 double measure_block_loop(const ModelShape& shape, DType dtype, int64_t batch, int64_t seq, int64_t slabs,
-                          double seconds, bool fold_update = true);
+                          double seconds);
 struct EmbedHeadTimes {
   double embed_seconds = 0, head_loss_seconds = 0;
 };

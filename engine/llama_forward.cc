@@ -27,19 +27,11 @@ at::Tensor rms_norm(const at::Tensor& weight, const at::Tensor& x, double eps) {
 
 // HF's default rope inverse frequencies, 1 / theta^(arange(0, d, 2) / d) in fp32. HF computes them on the CPU when the
 // model is built and moves the buffer to the GPU, so they are computed here on the CPU too (CUDA's pow and division
-// may round differently) and kept per device: the copy to the GPU synchronises once, not in every block.
+// may round differently). Called once per rotary_cos_sin cache entry.
 at::Tensor inverse_frequencies(int64_t dim, double theta, c10::Device device) {
-  static std::mutex mu;  // the CPU executor runs blocks on several threads
-  // Never freed: a static's destructor would free GPU memory after CUDA has shut down.
-  static auto* cache = new std::map<std::tuple<std::string, int64_t, double>, at::Tensor>();
-  const auto key = std::make_tuple(device.str(), dim, theta);
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache->find(key);
-  if (it != cache->end()) return it->second;
   // Python's `1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.float) / dim))`: __rtruediv__ is reciprocal() * 1.
   const at::Tensor exponent = at::arange(0, dim, 2, at::TensorOptions().dtype(at::kFloat)) / dim;
-  at::Tensor inv = at::pow(theta, exponent).reciprocal().to(device);
-  return cache->emplace(key, inv).first->second;
+  return at::pow(theta, exponent).reciprocal().to(device);
 }
 
 // LlamaRotaryEmbedding.forward for positions 0..T-1: the angles and their cos/sin in fp32 on the device, cast to the
@@ -55,7 +47,8 @@ std::pair<at::Tensor, at::Tensor> compute_cos_sin(const ModelShape& s, int64_t T
 }
 
 // The same values for every block and both passes of a step: computed once per (device, dtype, length, head_dim,
-// theta) and kept, instead of eight small kernels in each block's forward. Never freed, like the frequencies.
+// theta) and kept, instead of eight small kernels in each block's forward. Never freed: a static's destructor would
+// free GPU memory after CUDA has shut down.
 std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const ModelShape& s, int64_t T, const at::Tensor& like) {
   static std::mutex mu;
   using Key = std::tuple<std::string, int, int64_t, int64_t, double>;

@@ -139,7 +139,7 @@ void run_op(const Op& op, StepState& st) {
     case OpKind::zo_restore: return zo_pass(target(op, st), coeffs(st, {}, st.seed, +eps));
     case OpKind::zo_fold: {
       ZoPassCoeffs k = coeffs(st, {}, st.seed, +eps);  // lr and weight decay; g is this step's
-      k.projected_grad = st.projected_grad;
+      k.projected_grad = float(st.projected_grad);
       k.fold_update = true;
       return zo_pass(target(op, st), k);
     }
@@ -161,7 +161,7 @@ void run_op(const Op& op, StepState& st) {
       at::Tensor both = at::stack({st.loss_plus, st.loss_minus}).to(at::kDouble).cpu();
       st.loss_plus_value = both[0].item<double>();
       st.loss_minus_value = both[1].item<double>();
-      st.projected_grad = float(projected_gradient(st.loss_plus_value, st.loss_minus_value, st.hyper.eps));
+      st.projected_grad = projected_gradient(st.loss_plus_value, st.loss_minus_value, st.hyper.eps);
       return;
     }
     case OpKind::host_update: {

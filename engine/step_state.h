@@ -39,7 +39,7 @@ struct StepState {
   // Activations and outputs.
   at::Tensor h_plus, h_minus, loss_plus, loss_minus;
   double loss_plus_value = 0, loss_minus_value = 0;
-  float projected_grad = 0;  // this step's g, formed by the loss op; the folded restores after it apply it
+  double projected_grad = 0;  // this step's g, formed by the loss op; the folded restores after it apply it
 
   // The device buffer an op's block lives in while it is uploaded (slot or allocation).
   at::Tensor& buffer_for(const Op& op);

@@ -84,7 +84,7 @@ StepResult ZoEngine::step(const at::Tensor& input_ids) {
   r.step = step_;
   r.loss_plus = st.loss_plus_value;
   r.loss_minus = st.loss_minus_value;
-  r.projected_grad = projected_gradient(r.loss_plus, r.loss_minus, hyper_.eps);
+  r.projected_grad = st.projected_grad;  // formed by the loss op, which the folded restores already applied
   history_.back() = PendingUpdate{true, st.seed, float(r.projected_grad)};
   pending_ = history_.back();
   ++step_;

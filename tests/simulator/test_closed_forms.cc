@@ -34,6 +34,23 @@ double roofline(const Op& op, const HardwareProfile& p, DType dt) {
 
 double tolerance(const Plan& plan) { return double(plan.ops.size()) * 1e-9 + 1e-12; }
 
+// A flat profile with measured block and model timings for `shape` (fp16, batch 1, seq 256), drawn fresh around
+// fixed magnitudes so that a swapped field cannot pass by coincidence.
+struct Measured {
+  HardwareProfile prof;
+  BlockTiming bt;
+  ModelTiming mt;
+};
+Measured measured(const ModelShape& shape, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(0.5, 1.5);
+  Measured m{flat_profile(),
+             {shape.hidden, shape.ffn, shape.heads, DType::f16, 1, 256, 300e-6 * u(rng), 90e-6 * u(rng), 40e-6 * u(rng)},
+             {shape.hidden, shape.vocab_size, shape.word_embed_proj_dim, DType::f16, 1, 256, 20e-6 * u(rng),
+              500e-6 * u(rng)}};
+  m.prof.host_sync_seconds = 25e-6 * u(rng);
+  return m;
+}
+
 }  // namespace
 
 TEST_CASE("compute-free, nothing copied back: step = uploaded bytes / one-way rate", "[closed-form]") {
@@ -239,13 +256,9 @@ TEST_CASE("measured embed, head and block timings: a resident step is their sum"
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> u(0.5, 1.5);
   const ModelShape shape = small_shape(4);
-  HardwareProfile prof = flat_profile();
-  prof.host_sync_seconds = 25e-6 * u(rng);
-  const BlockTiming bt{shape.hidden, shape.ffn, shape.heads, DType::f16, 1, 256, 300e-6 * u(rng), 90e-6 * u(rng),
-                       40e-6 * u(rng)};
+  const auto [base, bt, mt] = measured(shape, rng);
+  HardwareProfile prof = base;
   prof.block_timings.push_back(bt);
-  const ModelTiming mt{shape.hidden, shape.vocab_size, shape.word_embed_proj_dim, DType::f16, 1, 256,
-                       20e-6 * u(rng), 500e-6 * u(rng)};
   prof.model_timings.push_back(mt);
   const Plan plan = build_plan(shape, policy("none", 1, 1, 4), 1, 256);
   // A ZO pass streams its slab: over the resident group it takes the block pass's time per element.
@@ -289,14 +302,9 @@ TEST_CASE("fold update: a resident block's zo= costs the fold, its zo+ the pertu
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> u(0.5, 1.5);
   const ModelShape shape = small_shape(4);
-  HardwareProfile prof = flat_profile();
-  prof.host_sync_seconds = 25e-6 * u(rng);
-  BlockTiming bt{shape.hidden, shape.ffn, shape.heads, DType::f16, 1, 256, 300e-6 * u(rng), 90e-6 * u(rng),
-                 40e-6 * u(rng)};
+  auto [prof, bt, mt] = measured(shape, rng);
   bt.zo_fold_seconds = 0.5 * bt.zo_update_seconds * u(rng);  // below zo_update (one z where it has two), never equal
   prof.block_timings.push_back(bt);
-  const ModelTiming mt{shape.hidden, shape.vocab_size, shape.word_embed_proj_dim, DType::f16, 1, 256,
-                       20e-6 * u(rng), 500e-6 * u(rng)};
   prof.model_timings.push_back(mt);
   auto resident_plan = [&](const char* fold) {
     PolicyOptions o;
