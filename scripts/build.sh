@@ -3,9 +3,17 @@
 # GPU machine's unpacked Debian packages) come from $ZO2_PREFIX. Extra arguments go to cmake.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/python-env.sh
 build=${ZO2_BUILD_DIR:-build}
-torch_prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+torch_prefix=$("$ZO2_PYTHON" -c 'import torch;print(torch.utils.cmake_prefix_path)') || {
+  echo "build: $ZO2_PYTHON has no torch: run scripts/setup-debian.sh first" >&2; exit 1; }
 prefix="$torch_prefix${ZO2_PREFIX:+;$ZO2_PREFIX}"
 generator=(); command -v ninja >/dev/null && generator=(-G Ninja)
-cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" "$@"
+# ccache, where installed, lets several build folders (sanitizers, fuzzing, a second checkout) share object files.
+launcher=(); if command -v ccache >/dev/null; then
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DPython3_EXECUTABLE="$(command -v "$ZO2_PYTHON")" "$@"
 cmake --build "$build" -j "${ZO2_JOBS:-$(nproc)}"
