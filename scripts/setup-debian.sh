@@ -7,6 +7,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/python-env.sh"
+source "$root/scripts/apt-mirror.sh"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 
 step="starting"
@@ -16,17 +17,6 @@ hint="see the messages above; re-run scripts/setup-debian.sh once the cause is m
 packages=(cmake ninja-build g++ git python3 python3-venv python3-pip ca-certificates
           libfmt-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev clang libclang-rt-14-dev)
 backports=(catch2)
-
-# Every apt source line or deb822 URIs field naming a Debian archive (not security), from files that exist.
-debian_mirror() {
-  local files=()
-  [ -f /etc/apt/sources.list ] && files+=(/etc/apt/sources.list)
-  for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do [ -f "$f" ] && files+=("$f"); done
-  [ ${#files[@]} -gt 0 ] || return 0
-  { grep -hE '^[[:space:]]*deb[[:space:]]' "${files[@]}" | grep -oE 'https?://[^ ]+' || true
-    grep -hE '^[[:space:]]*URIs:' "${files[@]}" | grep -oE 'https?://[^ ]+' || true
-  } | grep -v -- '-security' | grep -E '/debian/?$' | head -n1 | sed 's:/*$::'
-}
 
 missing_packages() {
   local p
