@@ -42,7 +42,7 @@ def save(fig, data, out_dir):
 def color_for(name):
     """Measured and simulated series of one thing share a colour and differ in line style."""
     for key, color in [("link bound, writeback 4", "k"), ("link bound", "#888888"), ("peer MeZO", "#8c564b"),
-                       ("peer ZO2, its README", "#e377c2"), ("peer ZO2", "#d62728"), ("MeZO LLaMA", "#bcbd22"),
+                       ("peer ZO2, its README", "#e377c2"), ("another call", "#ff9896"), ("peer ZO2", "#d62728"), ("MeZO LLaMA", "#bcbd22"),
                        ("MeZO", "#9467bd"), ("ours LLaMA", "#ff7f0e"), ("peer-like", "#2ca02c"),
                        ("device used", "#17becf")]:
         if key in name:
@@ -175,7 +175,8 @@ def policy_map(data, out_dir):
         pol = b["policy"]
         ax.annotate(f"≤{b['budget_GB']:.0f} GB: {b['y']:.0f} tok/s\noffload {pol['offload']}, prefetch "
                     f"{pol['prefetch']}, wb {pol['writeback']}, next {pol['prefetch_next']}", (b["x"], b["y"]),
-                    xytext=(8, -40 if i % 2 == 0 else 14), textcoords="offset points", fontsize=7)
+                    xytext=(-190 if i == len(winners["points"]) - 1 else 8, -40 if i % 2 == 0 else 14),
+                    textcoords="offset points", fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("predicted peak GPU memory (GB, allocator peak, log scale); dotted: budgets 18/24/40/80 GB")

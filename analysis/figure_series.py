@@ -70,6 +70,20 @@ def measured_series(rows, zo2, card, name, models, policy, metric, scale, execut
     return {"name": name, "kind": "measured" if card else "published", "metric": metric, "points": pts}
 
 
+def peer_series(rows, zo2, card, name, policy, metric, scale):
+    """The peer's rows on this card, one series per source (TARGETS.md's machine table, then its side-by-side
+    call on another host): the first keeps the name, the others say which call."""
+    out = []
+    for i, src in enumerate(rows_latest.by_source(rows[(rows.executor == PEER) & (rows.card == card)])):
+        s = measured_series(src, zo2, card, name, OPT, policy, metric, scale, PEER)
+        if s["points"]:
+            if out:
+                s["name"] = f"{name}, another call ({src['date'].iloc[0]})"
+            s["source"] = src["source"].iloc[0]
+            out.append(s)
+    return out
+
+
 def simulated_series(zo2, prof, name, models, policy, metric, scale, only_fitting=False):
     pts = []
     run = {k: v for k, v in policy.items()}
@@ -138,8 +152,8 @@ def memory(rows, zo2, profs):
                             "peak_allocated_bytes", gb),
             simulated_series(zo2, prof, "MeZO LLaMA resident, simulated (allocator peak)", LLAMA,
                              {"offload": "none", "dtype": "fp16"}, "peak_gpu_bytes", gb),
-            measured_series(rows, zo2, card, "peer ZO2, measured (NVML used)", OPT, {"dtype": "fp16", "offload": "all"},
-                            "nvml_used_MB", 1e-3, PEER),
+            *peer_series(rows, zo2, card, "peer ZO2, measured (NVML used)", {"dtype": "fp16", "offload": "all"},
+                         "nvml_used_MB", 1e-3),
             measured_series(rows, zo2, "", "peer ZO2, its README (NVML used)", OPT, {"dtype": "fp16", "offload": "all"},
                             "nvml_used_GB", 1.0, PEER),
         ]
@@ -168,10 +182,10 @@ def throughput(rows, zo2, profs):
                              "tokens_per_second", 1.0),
             measured_series(rows, zo2, card, "MeZO LLaMA resident, measured", LLAMA, RESIDENT, "tokens_per_second",
                             1.0),
-            measured_series(rows, zo2, card, "peer ZO2 (offloaded), measured", OPT, {"dtype": "fp16", "offload": "all"},
-                            "tokens_per_second", 1.0, PEER),
-            measured_series(rows, zo2, card, "peer MeZO resident, measured", OPT, {"dtype": "fp16", "offload": "none"},
-                            "tokens_per_second", 1.0, PEER),
+            *peer_series(rows, zo2, card, "peer ZO2 (offloaded), measured", {"dtype": "fp16", "offload": "all"},
+                         "tokens_per_second", 1.0),
+            *peer_series(rows, zo2, card, "peer MeZO resident, measured", {"dtype": "fp16", "offload": "none"},
+                         "tokens_per_second", 1.0),
             link_bound_series(zo2, prof, "link bound, writeback 4", OPT, BEST),
             link_bound_series(zo2, prof, "link bound, writeback 1 (every block back)", OPT, PEER_LIKE),
         ]

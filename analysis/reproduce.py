@@ -29,35 +29,47 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # on a task resident and offloaded, joins this list when the task rows of issue 13 exist.
 FIGURES = [
     ("fig1_memory", lambda c: figure_series.memory(c.rows, c.zo2, c.profs), figure_plots.memory,
-     "GPU memory against model size. Offloading every block keeps the peak nearly flat (the resident group and the "
-     "prefetch slots grow with the hidden size only), where MeZO with the whole model resident grows with the "
-     "parameters and leaves the card past 66B.",
-     "The peer's NVML numbers include the CUDA context (about 1 GB); ours are the caching allocator's peak (measured "
-     "and simulated alike) and, hollow, the device's used memory measured beside it, which is the peer's kind."),
+     "GPU memory against model size. With every block offloaded the peak grows with one block (the prefetch slots) "
+     "and the embeddings, not with the depth, and stays under the peer's 18.04 GB at OPT-175B; MeZO with the whole "
+     "model resident grows with the parameters and leaves the card (the H100 past 30B, the H200 past 66B).",
+     "The peer's numbers are NVML used memory (CUDA context included); ours are the caching allocator's peak "
+     "(measured and simulated alike) and, in cyan, the device's used memory measured beside it, the peer's kind."),
     ("fig2_throughput", lambda c: figure_series.throughput(c.rows, c.zo2, c.profs), figure_plots.throughput,
-     "Throughput against model size. Offloaded, both ours and the peer's follow the link bound (dotted) from 6.7B "
-     "on; copying a block back every fourth step (writeback 4) raises the bound, and ours runs near it.",
-     "Resident MeZO is fastest where it fits: the offloaded step is bound by PCIe, not the GPU."),
+     "Throughput against model size. Offloaded, ours runs close to the link bound (dotted: the bytes a step moves at "
+     "the card's measured PCIe rates) from 6.7B on, the peer's below it; copying a block back every fourth step "
+     "(writeback 4) raises the bound.",
+     "Resident MeZO is fastest where it fits; the simulated lines follow the measured points and carry the offloaded "
+     "policies on to 66B and 175B."),
     ("fig3_timeline", lambda c: figure_series.timeline(c.zo2, c.profs, c.tmp), figure_plots.timeline,
      "One OPT-6.7B step on the h2d, compute and d2h queues, simulated for the peer-like policy and ours: the upload "
-     "queue is busy end to end in both; ours copies back a quarter of the blocks, so d2h idles and the step ends sooner.",
+     "queue is busy end to end in both; ours copies back a quarter of the blocks (d2h mostly idle) and replays their "
+     "pending updates on the GPU instead, and its step is shorter.",
      "Ops are named as the plan names them (`h2d/L05`, `fwd+/L05`, `zo=/L05`, ...), as are the NVTX ranges of the "
      "engine's Nsight Systems capture."),
     ("fig4_ablation", lambda c: figure_series.ablation(c.rows, c.zo2, c.profs), figure_plots.ablation,
-     "The ablation at 6.7B, measured beside simulated, one knob at a time from the peer-like policy: prefetch depth "
-     "0 loses the overlap, allocation per upload and one queue cost most, writeback 4-16 and prefetch-next gain.",
+     "The ablation at 6.7B, measured beside simulated, one knob at a time from the peer-like policy: one queue "
+     "(overlap off) costs most, then prefetch 0 and an allocation per upload; writeback 4 gains, writeback 16 loses "
+     "again to the replays (more in the simulator than measured), prefetch-next a little.",
      "A wire below an fp32 master makes the host update its master every step: CPU-bound, an order of magnitude "
      "slower. The bars are experiments/specs/engine/{ablation,wire,wirehost}.json's runs."),
     ("fig5_policy_map", lambda c: figure_series.policy_map(c.zo2), figure_plots.policy_map,
-     "OPT-175B on the H200 profile, predicted: every offloaded policy of prefetch × writeback × wire as tok/s against "
-     "peak memory; the stars are the fastest policy the search finds under 18, 24, 40 and 80 GB (resident blocks allowed).",
-     "All of them fit the peer's 18.04 GB at 175B; more budget buys resident blocks and a few percent; an fp8 wire "
-     "below the fp16 master is host-bound today."),
+     "OPT-175B on the H200 profile, predicted: every offloaded policy of prefetch × writeback × wire (× prefetch-next) "
+     "as tok/s against peak memory; the stars are the fastest policy the search finds under each budget.",
+     lambda d: "Fastest: " + "; ".join(
+         f"under {w['budget_GB']:.0f} GB {w['y']:.0f} tok/s in {w['x']:.1f} GB (offload {w['policy']['offload']}, "
+         f"prefetch {w['policy']['prefetch']}, writeback {w['policy']['writeback']}, prefetch-next "
+         f"{w['policy']['prefetch_next']})" for w in d["panels"][0]["series"][1]["points"])
+     + ". An fp8 wire below the fp16 master is host-bound (the host updates its master)."),
     ("fig6_validation", lambda c: figure_series.validation(c.results, c.profs), figure_plots.validation,
      "The simulator against the engine, per card, on the committed validation rows (analysis/validate_simulator.py "
      "with the card's measured profile): step time above, peak memory below, the band is ±10 %.",
-     "Points off the band are named in docs/RESULTS.md's validation tables with their cause."),
+     "Each panel's title gives the median and largest error; docs/RESULTS.md's validation tables name every "
+     "configuration and its error."),
 ]
+
+
+def text(line, data):
+    return line(data) if callable(line) else line
 
 
 class Context:
@@ -100,7 +112,8 @@ def figures_page(made, page):
              "`experiments/results/peer_zo2.csv`, each row with its source) or a bound. The data behind each plot "
              "is `figures/<id>.json`; `tests/python/test_figures.py` recomputes it from the rows.", ""]
     for (fid, _, _, one, two), data in made:
-        lines += [f"## {data['title']}", "", f"![{fid}](../figures/{fid}.png)", "", one, two, "",
+        lines += [f"## {data['title']}", "", f"![{fid}](../figures/{fid}.png)", "", text(one, data), text(two, data),
+                  "",
                   f"[SVG](../figures/{fid}.svg) · [data](../figures/{fid}.json) · cards: "
                   f"{', '.join(c for c in data['cards'] if c)} · commits: {', '.join(data['commits'])} · "
                   f"date: {data['date']}", ""]

@@ -65,3 +65,13 @@ def newest_first_order(rows):
 def newest(rows, config):
     """One row per (config columns, metric): the newest by the order above."""
     return newest_first_order(rows).drop_duplicates(subset=list(config) + ["metric"], keep="last")
+
+
+def by_source(rows):
+    """Rows that cite a source (the peer's numbers) split by it, the source with the most rows first: one source is
+    one machine and one call, so a series never mixes two."""
+    if "source" not in rows.columns:
+        return []
+    cited = rows[rows["source"] != ""]
+    order = cited["source"].value_counts()
+    return [cited[cited["source"] == src] for src in sorted(order.index, key=lambda x: (-order[x], x))]

@@ -106,6 +106,8 @@ def test_measured_points_are_the_newest_matching_rows(made, fid):
             executor = "peer-zo2" if peer else "cuda"
             for p in s["points"]:
                 cands = matching(rows, card, executor, p["model"], p["policy"], p["metric"])
+                if "source" in s:  # the peer's series: one source (one call) each
+                    cands = [r for r in cands if r.get("source") == s["source"]]
                 assert cands, f"{s['name']} {p['model']}: no row"
                 mine = [r for r in cands if r["commit"] == p["commit"] and r["date"] == p["date"]
                         and abs(float(r["value"]) * p["scale"] - p["y"]) <= 1e-9 * abs(p["y"])]
@@ -119,7 +121,8 @@ def test_measured_points_are_the_newest_matching_rows(made, fid):
             if s["points"]:
                 policy, metric = s["points"][0]["policy"], s["metric"]
                 models = {r["model"] for r in rows if r["card"] == card and r["executor"] == executor
-                          and r["metric"] == metric and all(r[k] == v for k, v in policy.items())}
+                          and r["metric"] == metric and all(r[k] == v for k, v in policy.items())
+                          and r.get("source", "") == s.get("source", "")}
                 drawn = {p["model"] for p in s["points"]}
                 family = "llama" if "LLaMA" in s["name"] else "opt"
                 assert {m for m in models if m.startswith(family) and ":" not in m
