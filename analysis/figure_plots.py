@@ -169,14 +169,17 @@ def policy_map(data, out_dir):
                    facecolors=color if pol["prefetch_next"] == "on" else "none", edgecolors=color, alpha=0.8,
                    label=label if key not in seen else None)
         seen.add(key)
-    for i, b in enumerate(winners["points"]):
+    lines = []
+    for b in winners["points"]:
         ax.axvline(b["budget_GB"], color="#888", ls=":", lw=1)
         ax.scatter(b["x"], b["y"], marker="*", s=260, color="gold", edgecolors="k", zorder=5)
+        ax.annotate(f"≤{b['budget_GB']:.0f} GB", (b["x"], b["y"]), xytext=(-14, 12), textcoords="offset points",
+                    fontsize=7)
         pol = b["policy"]
-        ax.annotate(f"≤{b['budget_GB']:.0f} GB: {b['y']:.0f} tok/s\noffload {pol['offload']}, prefetch "
-                    f"{pol['prefetch']}, wb {pol['writeback']}, next {pol['prefetch_next']}", (b["x"], b["y"]),
-                    xytext=(-190 if i == len(winners["points"]) - 1 else 8, -40 if i % 2 == 0 else 14),
-                    textcoords="offset points", fontsize=7)
+        lines.append(f"≤{b['budget_GB']:.0f} GB: {b['y']:.0f} tok/s in {b['x']:.1f} GB — offload {pol['offload']}, "
+                     f"prefetch {pol['prefetch']}, writeback {pol['writeback']}, prefetch-next {pol['prefetch_next']}")
+    ax.text(0.02, 0.3, "fastest under each budget (stars):\n" + "\n".join(lines), transform=ax.transAxes, fontsize=8,
+            va="center", bbox=dict(facecolor="white", edgecolor="#aaa"))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("predicted peak GPU memory (GB, allocator peak, log scale); dotted: budgets 18/24/40/80 GB")

@@ -82,9 +82,15 @@ class Context:
 
 
 def card_tag():
-    proc = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True)
+    try:
+        proc = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                              text=True)
+    except FileNotFoundError:
+        proc = subprocess.CompletedProcess([], 1, "", "")
     if proc.returncode != 0 or not proc.stdout.strip():
-        raise SystemExit("reproduce: --measure needs a GPU (nvidia-smi found none)")
+        print("reproduce: error: --measure needs a GPU (nvidia-smi found none); without it, leave --measure out",
+              file=sys.stderr)
+        sys.exit(2)
     name = proc.stdout.splitlines()[0]
     for tag in ("h200", "h100", "a100"):
         if tag in name.lower():

@@ -65,3 +65,13 @@ def test_bad_specs_are_refused_by_file_and_field(tmp_path):
         assert str(path) in proc.stderr and message in proc.stderr, (name, proc.stderr)
     proc = run("no-such-spec", "--list")
     assert proc.returncode == 2 and "no such spec" in proc.stderr
+
+
+def test_reproduce_measure_without_a_gpu_says_so(zo2_bin, tmp_path):
+    """`--measure` runs specs with zo2 train on a GPU; on a machine without one it stops before writing anything."""
+    env = {**__import__("os").environ, "PATH": str(tmp_path)}  # no nvidia-smi on PATH
+    proc = subprocess.run([sys.executable, str(REPO / "analysis" / "reproduce.py"), "--zo2", zo2_bin, "--measure",
+                           "ablation", "--results", str(tmp_path / "results"), "--figures", str(tmp_path / "f")],
+                          capture_output=True, text=True, cwd=REPO, env=env)
+    assert proc.returncode == 2 and "--measure needs a GPU" in proc.stderr, proc.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "f").exists()
