@@ -175,6 +175,9 @@ T get_le(const uint8_t* p) {
 }  // namespace
 
 int64_t wire_codec_tiles(int64_t n) { return (n + kWireTileElems - 1) / kWireTileElems; }
+int64_t wire_codec_offsets_offset() { return offsets_offset(); }
+int64_t wire_codec_chunk_bits_offset(int64_t n) { return chunk_bits_offset(n); }
+int64_t wire_codec_raw_offset(int64_t n) { return raw_offset(n); }
 int64_t wire_codec_stream_offset(int64_t n) { return raw_offset(n) + round16(n); }
 int64_t wire_codec_max_bytes(int64_t n) {
   int64_t stream = 0;

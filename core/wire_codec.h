@@ -33,6 +33,13 @@
 
 #include "core/dtype.h"
 
+// The word split below is shared with the CUDA kernels.
+#ifdef __CUDACC__
+#define ZO2_WIRE_HD __host__ __device__
+#else
+#define ZO2_WIRE_HD
+#endif
+
 namespace zo2 {
 
 inline constexpr int kWireMaxCodeLen = 12;
@@ -74,13 +81,13 @@ struct WireCodecTable {
 };
 
 // The symbol and raw byte of a word, and back.
-inline uint8_t wire_symbol(DType dt, uint16_t w) {
+ZO2_WIRE_HD inline uint8_t wire_symbol(DType dt, uint16_t w) {
   return dt == DType::bf16 ? uint8_t(w >> 7) : uint8_t(((w >> 7) & 0xF8u) | ((w >> 13) & 4u) | ((w >> 8) & 3u));
 }
-inline uint8_t wire_raw(DType dt, uint16_t w) {
+ZO2_WIRE_HD inline uint8_t wire_raw(DType dt, uint16_t w) {
   return dt == DType::bf16 ? uint8_t(((w >> 8) & 0x80u) | (w & 0x7Fu)) : uint8_t(w);
 }
-inline uint16_t wire_word(DType dt, uint8_t symbol, uint8_t raw) {
+ZO2_WIRE_HD inline uint16_t wire_word(DType dt, uint8_t symbol, uint8_t raw) {
   if (dt == DType::bf16) return uint16_t(((raw & 0x80u) << 8) | (uint32_t(symbol) << 7) | (raw & 0x7Fu));
   return uint16_t(((symbol & 0xF8u) << 7) | ((symbol & 4u) << 13) | ((symbol & 3u) << 8) | raw);
 }
@@ -91,6 +98,10 @@ WireCodecTable wire_codec_table(DType dt, const uint16_t* data, int64_t n);
 WireCodecTable wire_codec_table_of(const uint8_t* blob, int64_t bytes);
 
 int64_t wire_codec_tiles(int64_t n);
+// Where the parts sit in a blob of n elements (see the layout above).
+int64_t wire_codec_offsets_offset();
+int64_t wire_codec_chunk_bits_offset(int64_t n);
+int64_t wire_codec_raw_offset(int64_t n);
 int64_t wire_codec_stream_offset(int64_t n);  // bytes before the stream: header, table, offsets, raw plane
 int64_t wire_codec_max_bytes(int64_t n);      // the largest blob any n elements encode to, with any table
 
