@@ -13,6 +13,9 @@ from matplotlib.patches import Patch  # noqa: E402
 # markers, published = crosses, bounds = dotted.
 STYLE = {"measured": dict(ls="-", marker="o", ms=6), "simulated": dict(ls="--", marker="o", ms=5, mfc="none"),
          "published": dict(ls=":", marker="X", ms=8), "bound": dict(ls=":", marker="", lw=2)}
+# SVG element ids come from a hash salted at random unless fixed: a fixed salt makes the files the same bytes on every
+# run, so regenerating the figures changes nothing in git unless the data did.
+plt.rcParams["svg.hashsalt"] = "zo2-figures"
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 QUEUE_ORDER = ["h2d", "compute", "d2h", "host", "host_update"]
 KIND_COLORS = {"h2d": "#1f77b4", "d2h": "#9467bd", "forward": "#2ca02c", "embed": "#2ca02c", "head": "#17becf",

@@ -3,7 +3,8 @@
 # the speed runs, write logs and results rows under $OUT, and print a short table last.
 # Usage (from the repo root, with .deps carried):
 #   scripts/gpu_session.sh [build] [test] [bench] [calibrate] [speed] [offload] [small] [ablation] [wire] [wirehost]
-#                          [hostcpu] [budget] [big] [ncu] [nsys] [overlap] [llama]
+#                          [hostcpu] [budget] [big] [ncu] [nsys] [overlap] [llama] [families] [sanitize] [codec]
+#                          [unchanged]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/zo2-out}
@@ -60,7 +61,7 @@ for stage in $stages; do
       spec speed; rc=$?
       kill $smi 2>/dev/null
       note "SM clock MHz during speed: $(awk -F', ' 'NR>1 {print $2}' "$OUT/clocks.log" | sort -n | uniq -c | sort -rn | head -3 | tr '\n' ' ')";;
-    offload|small|wire|wirehost|ablation|budget|big)  # experiments/specs/engine/$stage.json: what each runs, and why
+    offload|small|wire|wirehost|ablation|budget|big|families)  # experiments/specs/engine/$stage.json: what each runs, and why
       spec "$stage"; rc=$?;;
     hostcpu)  # the host's fused-ZO-pass rate on 1 thread and on all: does at::parallel_for scale here?
       lscpu | grep -E "Model name|^CPU\(s\)|Thread|MHz" | tee -a "$summary"
@@ -103,6 +104,36 @@ for stage in $stages; do
       $nsys stats --report nvtx_gpu_proj_trace --format csv --output "$OUT/nsys" "$OUT/zo2_opt-6.7b.nsys-rep" \
         >> "$OUT/nsys_stats.log" 2>&1; rc=$((rc + $?))
       ls -la "$OUT" | grep -i nsys | tee -a "$summary";;
+    sanitize)  # compute-sanitizer's memcheck and racecheck on every GPU test case of the engine
+      cs=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null | head -1)
+      rc=0
+      for tool in memcheck racecheck; do
+        "$cs" --tool $tool --error-exitcode 9 --print-limit 20 ./build-gpu/tests/test_engine "*GPU*,*CUDA*,*cross-entropy*" \
+          > "$OUT/sanitize_$tool.log" 2>&1; r=$?; rc=$((rc + r))
+        note "compute-sanitizer $tool: rc=$r, $(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitize_$tool.log" | tail -1); $(grep -E "^test cases|All tests passed" "$OUT/sanitize_$tool.log" | tail -1)"
+      done;;
+    codec)  # the lossless wire codec on the GPU: its exactness test, then decode and encode GB/s per block size
+      ./build-gpu/tests/test_engine "*wire codec*" > "$OUT/codec_test.log" 2>&1; rc=$?
+      note "codec test: $(grep -E "^test cases|All tests passed|FAILED" "$OUT/codec_test.log" | tail -2 | tr '\n' ' ')"
+      ./build-gpu/benchmarks/bench_engine_wire_codec --benchmark_out="$OUT/bench_wire_codec.json" \
+        --benchmark_out_format=json > "$OUT/bench_wire_codec.log" 2>&1; rc=$((rc + $?))
+      grep -E "BM_" "$OUT/bench_wire_codec.log" | tee -a "$summary";;
+    unchanged)  # the same runs from the last landed engine (.old-src, carried) and from this tree, alternating
+      old=/tmp/zo2-old; rc=0
+      if [ ! -x $old/build-gpu/zo2 ]; then
+        cp -a .old-src $old && (cd $old && ZO2_BUILD_DIR=build-gpu scripts/build.sh -DCMAKE_CUDA_ARCHITECTURES=90 \
+          -DZO2_BUILD_TESTS=OFF -DZO2_BUILD_BENCHMARKS=OFF > "$OUT/build_old.log" 2>&1) || rc=1
+      fi
+      for policy in "--offload none" "--offload all --prefetch 1 --writeback 1" \
+                    "--offload all --prefetch 2 --writeback 4 --prefetch-next on"; do
+        model=opt-13b; [ "$policy" = "--offload none" ] && model=opt-6.7b
+        for which in old new old new; do
+          bin=./build-gpu/zo2; [ $which = old ] && bin=$old/build-gpu/zo2
+          $bin train --model $model --steps 8 --batch 1 --seq 2048 --device cuda --dtype fp16 --lr 1e-7 --eps 1e-3 \
+            --seed 1 $policy > "$OUT/unchanged.log" 2>&1 || rc=$((rc + 1))
+          note "unchanged $which $model $policy: $(tail -1 "$OUT/unchanged.log")"
+        done
+      done;;
     *) echo "unknown stage $stage"; rc=1;;
   esac
   note "stage $stage: rc=$rc, $(( $(date +%s) - start )) s"
