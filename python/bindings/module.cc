@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "core/model_shape.h"
+#include "core/plan.h"
 #include "core/policy.h"
 #include "core/results_csv.h"
 #include "engine/cuda_glue.h"
@@ -101,7 +102,12 @@ PYBIND11_MODULE(_zo2, m) {
              py::gil_scoped_release release;
              s.replay(eps, weight_decay, steps);
            })
-      .def("settle", &ModelSession::settle, py::call_guard<py::gil_scoped_release>());
+      .def("settle", &ModelSession::settle, py::call_guard<py::gil_scoped_release>())
+      .def("predicted_gpu_bytes", [](const ModelSession& s, int64_t batch, int64_t seq) {
+        zo2::Policy p = s.policy;
+        p.gpu_mem_budget = 0;  // the prediction itself, not the refusal
+        return zo2::build_plan(s.model.shape, p, batch, seq, 0).memory.gpu_total();
+      });
 
   py::class_<OptimizerSession>(m, "OptimizerSession")
       .def(py::init([](std::shared_ptr<ModelSession> model, float lr, float eps, float weight_decay, uint64_t seed) {

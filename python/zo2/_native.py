@@ -2,6 +2,7 @@
 import os
 import sys
 
+import torch.utils.dlpack  # noqa: F401
 import torch  # noqa: F401  (loads LibTorch's shared libraries first: the extension links the same ones)
 
 try:

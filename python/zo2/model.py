@@ -122,6 +122,11 @@ class Model:
         total = torch.where(m, lp, torch.zeros((), dtype=lp.dtype, device=lp.device)).sum(dim=1)
         return total / counts.to(lp.dtype) if reduction == "mean" else total
 
+    def predicted_gpu_bytes(self, batch: int, seq: int) -> int:
+        """GPU memory the plan of a (batch, seq) step predicts under this model's policy (what gpu_mem_budget is
+        checked against)."""
+        return int(self._session.predicted_gpu_bytes(int(batch), int(seq)))
+
     # ---- writing it -------------------------------------------------------------------------------------------
     def save(self, directory: Union[str, os.PathLike]) -> None:
         """Writes a HuggingFace directory (config.json, model.safetensors) that transformers' from_pretrained loads,

@@ -147,3 +147,8 @@ def saved_random_model(family, rng, directory, **overrides):
     config, model = random_config_and_model(family, rng, **overrides)
     model.save_pretrained(directory)
     return config, model
+
+
+# The module's tests run on the CPU everywhere and on the GPU where there is one.
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                reason="no GPU on this machine"))]

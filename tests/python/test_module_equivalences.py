@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import run_zo2, saved_random_model, write_ids
+from conftest import DEVICES, run_zo2, saved_random_model, write_ids
 
 
 def tensors(directory):
@@ -23,8 +23,8 @@ def assert_same_weights(a, b):
 
 
 def run_steps(zo2m, directory, policy, dtype, seed, batches, masks, lr=2e-3, eps=1e-2, wd=0.1, read_between=False,
-              out=None):
-    model = zo2m.load(directory, dtype=dtype, policy=policy)
+              out=None, device="cpu"):
+    model = zo2m.load(directory, dtype=dtype, policy=policy, device=device)
     opt = zo2m.MeZO(model, lr=lr, eps=eps, weight_decay=wd, seed=seed)
     results = []
     for ids, mask in zip(batches, masks):
@@ -43,26 +43,29 @@ def batches_and_masks(rng, vocab, steps, shape):
     return batches, masks
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", ["fp32", "fp16"])
 @pytest.mark.parametrize("family", ["opt", "llama"])
-def test_offloaded_policies_are_the_resident_run_bitwise(zo2m, rng, tmp_path, dtype, family):
+def test_offloaded_policies_are_the_resident_run_bitwise(zo2m, rng, tmp_path, dtype, family, device):
     config, _ = saved_random_model(family, rng, tmp_path / "m", num_hidden_layers=3)
     seed = int(rng.integers(1 << 62))
     batches, masks = batches_and_masks(rng, config.vocab_size, 6, (2, 9))
-    _, _, want = run_steps(zo2m, tmp_path / "m", zo2m.Policy(), dtype, seed, batches, masks, out=tmp_path / "resident")
+    _, _, want = run_steps(zo2m, tmp_path / "m", zo2m.Policy(), dtype, seed, batches, masks, out=tmp_path / "resident",
+                          device=device)
     policies = [zo2m.Policy(offload="all", prefetch=2, writeback=4, prefetch_next=True),
                 zo2m.Policy(offload=[0, 2], prefetch=1, writeback=3, fold_update=False),
                 zo2m.Policy(offload="all", slots="alloc", overlap=False)]
     for i, policy in enumerate(policies):
         # A forward after every step too: reading the model flushes, and the trajectory must not notice.
         _, _, got = run_steps(zo2m, tmp_path / "m", policy, dtype, seed, batches, masks, read_between=i == 0,
-                              out=tmp_path / f"p{i}")
+                              out=tmp_path / f"p{i}", device=device)
         assert [(r.loss_plus, r.loss_minus, r.projected_grad) for r in got] == \
             [(r.loss_plus, r.loss_minus, r.projected_grad) for r in want], policy
         assert_same_weights(tmp_path / "resident", tmp_path / f"p{i}")
 
 
-def test_python_loop_is_zo2_train_bitwise(zo2m, zo2_bin, rng, tmp_path):
+@pytest.mark.parametrize("device", DEVICES)
+def test_python_loop_is_zo2_train_bitwise(zo2m, zo2_bin, rng, tmp_path, device):
     config, _ = saved_random_model("opt", rng, tmp_path / "m")
     batch, seq, steps = 2, 12, 5
     data = rng.integers(0, config.vocab_size, size=(5, seq + 2))
@@ -71,11 +74,12 @@ def test_python_loop_is_zo2_train_bitwise(zo2m, zo2_bin, rng, tmp_path):
     policy_flags = ["--offload", "all", "--prefetch", 2, "--writeback", 2, "--dtype", "fp16"]
     run_zo2(zo2_bin, "train", "--model", tmp_path / "m", "--steps", steps, "--batch", batch, "--seq", seq, "--data",
             tmp_path / "data.npy", "--lr", lr, "--eps", eps, "--weight-decay", wd, "--seed", seed, *policy_flags,
-            "--metrics", tmp_path / "m.csv", "--save", tmp_path / "cli")
+            "--device", device, "--metrics", tmp_path / "m.csv", "--save", tmp_path / "cli")
     with open(tmp_path / "m.csv") as f:
         rows = list(csv.DictReader(f))
 
-    model = zo2m.load(tmp_path / "m", dtype="fp16", policy=zo2m.Policy(offload="all", prefetch=2, writeback=2))
+    model = zo2m.load(tmp_path / "m", device=device, dtype="fp16",
+                      policy=zo2m.Policy(offload="all", prefetch=2, writeback=2))
     opt = zo2m.MeZO(model, lr=lr, eps=eps, weight_decay=wd, seed=seed)
     data_order = zo2m.TokenBatches(tmp_path / "data.npy", model.vocab_size, batch, seq, seed=seed)
     for step, ids in zip(range(steps), data_order):
@@ -110,15 +114,17 @@ def test_resume_from_a_checkpoint_is_the_uninterrupted_run(zo2m, rng, tmp_path, 
     assert_same_weights(tmp_path / "whole", tmp_path / "resumed")
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
-def test_replayed_seed_log_is_the_trained_model_bitwise(zo2m, rng, tmp_path, dtype):
+def test_replayed_seed_log_is_the_trained_model_bitwise(zo2m, rng, tmp_path, dtype, device):
     config, _ = saved_random_model("opt", rng, tmp_path / "m")
     seed = int(rng.integers(1 << 62))
     batches, masks = batches_and_masks(rng, config.vocab_size, 6, (2, 8))
     policy = zo2m.Policy(offload="0", writeback=2)
-    _, _, results = run_steps(zo2m, tmp_path / "m", policy, dtype, seed, batches, masks, out=tmp_path / "trained")
+    _, _, results = run_steps(zo2m, tmp_path / "m", policy, dtype, seed, batches, masks, out=tmp_path / "trained",
+                            device=device)
     log = [{k: repr(v) for k, v in r.log_record().items()} for r in results]  # as a CSV would hold it
-    base = zo2m.load(tmp_path / "m", dtype=dtype, policy=zo2m.Policy(offload="all"))
+    base = zo2m.load(tmp_path / "m", device=device, dtype=dtype, policy=zo2m.Policy(offload="all"))
     zo2m.replay(base, log, eps=1e-2, weight_decay=0.1)
     base.save(tmp_path / "replayed")
     assert_same_weights(tmp_path / "trained", tmp_path / "replayed")

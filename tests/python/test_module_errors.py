@@ -65,8 +65,9 @@ def test_bad_models_and_policies_are_refused_before_loading(zo2m, rng, tmp_path)
     # A step whose shape needs more than the budget is refused too, and a smaller one still runs.
     config, _ = saved_random_model("opt", rng, tmp_path / "m")
     probe = zo2m.load(tmp_path / "m", policy=zo2m.Policy(offload="all"))
-    small = zo2m.simulate(model=str(tmp_path / "m"), offload="all", dtype="fp32", batch=1, seq=8)["peak_gpu_bytes"]
-    model = zo2m.load(tmp_path / "m", policy=zo2m.Policy(offload="all", gpu_mem_budget=int(small * 1.5)))
+    small, large = probe.predicted_gpu_bytes(1, 8), probe.predicted_gpu_bytes(16, 64)
+    assert small < large
+    model = zo2m.load(tmp_path / "m", policy=zo2m.Policy(offload="all", gpu_mem_budget=(small + large) // 2))
     opt = zo2m.MeZO(model, lr=1e-3, eps=1e-2)
     with pytest.raises(ValueError, match="gpu-mem-budget"):
         opt.step(torch.from_numpy(rng.integers(0, config.vocab_size, size=(16, 64))))
