@@ -14,9 +14,10 @@ struct LoggedStep {
   float lr = 0;
 };
 
-// Applies `steps` in order as training applied them: per step +eps*z, -2eps*z, then the folded restore with the
-// step's update, which stores bitwise what ZO2's order (update pending into the next step's first pass, or a flush)
-// stores (core/zo_math.h). Every slab runs on the model's device, as the step's passes did (offloaded blocks are
+// Applies `steps` in order as training applied them: per step the ZO passes a resident, folded step's plan makes on
+// each slab (+eps*z, -2eps*z, then the folded restore with the step's update; the resident group a plain restore
+// cycle first, around the embeddings), which stores bitwise what ZO2's order (update pending into the next step's
+// first pass, or a flush) and every offloaded policy store (core/zo_math.h). Every slab runs on the model's device, as the step's passes did (offloaded blocks are
 // uploaded once, take every step, and are copied back); host masters below a --wire take the update alone, as the
 // step's host update does. Replay on the kind of device that trained: the GPU's fused multiply-adds round otherwise
 // than the CPU loop. eps and weight_decay are the run's.

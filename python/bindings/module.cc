@@ -156,8 +156,9 @@ PYBIND11_MODULE(_zo2, m) {
 
   m.def("simulate_json", &simulate_json, py::call_guard<py::gil_scoped_release>());
   m.def("policy_fields", [] {
+    const nlohmann::json fields = zo2::policy_to_json(zo2::resolve_policy(zo2::PolicyOptions{}, 1));
     std::vector<std::string> names;
-    for (const auto& [k, v] : zo2::policy_to_json(zo2::resolve_policy(zo2::PolicyOptions{}, 1)).items()) names.push_back(k);
+    for (auto it = fields.begin(); it != fields.end(); ++it) names.push_back(it.key());
     return names;
   });
   m.def("resolve_policy", [](const std::string& json, int64_t layers) {

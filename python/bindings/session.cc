@@ -30,7 +30,7 @@ std::shared_ptr<ModelSession> load_model(const std::string& source, const std::s
   auto s = std::make_shared<ModelSession>();
   s->source = source;
   s->policy = resolve_policy(options, shape.layers);
-  const c10::Device device = parse_device(device_text, "device");
+  const c10::Device device = parse_device(device_text, "--device");
   build_plan(shape, s->policy, 1, 2, 0);  // the budget, before anything is allocated
   s->model = load_or_init_model(source, s->policy.dtype, device, seed, s->policy.offload, layers, s->policy.master,
                                 s->policy.wire);
