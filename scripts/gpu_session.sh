@@ -4,7 +4,7 @@
 # Usage (from the repo root, with .deps carried):
 #   scripts/gpu_session.sh [build] [test] [bench] [calibrate] [speed] [offload] [small] [ablation] [wire] [wirehost]
 #                          [hostcpu] [budget] [big] [ncu] [nsys] [overlap] [llama] [families] [sanitize] [codec]
-#                          [unchanged]
+#                          [unchanged] [pyloop]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/zo2-out}
@@ -40,7 +40,7 @@ for stage in $stages; do
     test)
       ./build-gpu/tests/test_engine > "$OUT/test_engine.log" 2>&1; rc=$?
       grep -E "FAILED|SKIPPED|passed|failed" "$OUT/test_engine.log" | tail -8
-      PYTHONUNBUFFERED=1 ZO2_BIN=$PWD/build-gpu/zo2 python3 -m pytest -q -rs tests/python > "$OUT/pytest.log" 2>&1
+      PYTHONUNBUFFERED=1 ZO2_BIN=$PWD/build-gpu/zo2 PYTHONPATH=$PWD/python:$PWD/build-gpu/python python3 -m pytest -q -rs tests/python > "$OUT/pytest.log" 2>&1
       rc=$((rc + $?)); tail -6 "$OUT/pytest.log";;
     bench)
       ./build-gpu/benchmarks/bench_engine_zo_pass --benchmark_filter=Cuda --benchmark_out="$OUT/bench_zo_pass.json" \
@@ -48,6 +48,9 @@ for stage in $stages; do
       grep -E "BM_|copy_fraction" "$OUT/bench_zo_pass.log" | tee -a "$summary";;
     llama)  # LLaMA shapes: experiments/specs/engine/llama.json
       spec llama; rc=$?;;
+    pyloop)  # import zo2's loop against zo2 train: OPT-1.3B offloaded, OPT-6.7B resident (benchmarks/python_loop_tps.py)
+      PYTHONPATH=$PWD/python:$PWD/build-gpu/python python3 benchmarks/python_loop_tps.py --zo2 build-gpu/zo2 \
+        --out "$OUT/python_loop.csv" 2>&1 | tee -a "$summary"; rc=${PIPESTATUS[0]};;
     overlap)  # a block's forward beside another block's ZO pass on a second stream: how much ZO time could hide
       ./build-gpu/benchmarks/bench_engine_overlap --benchmark_out="$OUT/bench_overlap.json" --benchmark_out_format=json \
         > "$OUT/bench_overlap.log" 2>&1; rc=$?
