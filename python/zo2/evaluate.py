@@ -12,7 +12,7 @@ def answer_logprobs(model, encoded, pad_id, batch):
     out = []
     for i in range(0, len(encoded), batch):
         ids, mask = pad_batch(encoded[i:i + batch], pad_id)
-        logits = model.logits(ids).float()
+        logits = model.logits(ids).float().cpu()
         logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
         m = mask[:, 1:].to(logp.dtype)
         out.extend(((logp * m).sum(1) / m.sum(1)).tolist())
@@ -55,7 +55,7 @@ def greedy_decode(model, tokenizer, prompts, max_new_tokens, batch, stop="\n"):
         done = [False] * len(group)
         for _ in range(max_new_tokens):
             width = max(lens)
-            logits = model.logits(ids[:, :width])
+            logits = model.logits(ids[:, :width]).cpu()
             for r in range(len(group)):
                 if done[r]:
                     continue
