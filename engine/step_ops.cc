@@ -154,7 +154,7 @@ void run_op(const Op& op, StepState& st) {
     }
     case OpKind::head:
       (op.pass > 0 ? st.loss_plus : st.loss_minus) =
-          opt_causal_lm_loss(m.shape, m.resident, op.pass > 0 ? st.h_plus : st.h_minus, st.ids);
+          opt_causal_lm_loss(m.shape, m.resident, op.pass > 0 ? st.h_plus : st.h_minus, st.ids, st.loss_mask);
       return;
     case OpKind::loss: {
       // The one host wait of the step: both losses in one copy.

@@ -12,6 +12,7 @@
 #include "experiments/cmd_sim_common.h"
 #include "experiments/cmd_sim_policy_flags.h"
 #include "experiments/commands.h"
+#include "experiments/simulate_run.h"
 #include "simulator/metrics.h"
 #include "simulator/simulator.h"
 #include "simulator/trace.h"
@@ -19,13 +20,6 @@
 namespace zo2::cli {
 
 namespace {
-
-struct SimulateArgs {
-  std::string model = "opt-1.3b", profile = "h100-targets", format = "table", trace, out, plan;
-  int64_t batch = 1, seq = 2048, layers = 0, first_step = 0, steps = 0;
-  bool pageable = false;
-  PolicyOptions policy;
-};
 
 std::string table_output(const SimulateArgs& a, const ModelShape& shape, const sim::HardwareProfile& profile,
                          const sim::CycleResult& c, const std::vector<sim::Metric>& m) {
@@ -68,63 +62,15 @@ std::string table_output(const SimulateArgs& a, const ModelShape& shape, const s
   return s;
 }
 
-std::string json_output(const SimulateArgs& a, const sim::HardwareProfile& profile, const sim::CycleResult& c,
-                        const std::vector<sim::Metric>& m) {
-  nlohmann::json j;
-  for (const auto& x : m) j[x.name] = x.value;
-  j["model"] = a.model;
-  j["profile"] = profile.name;
-  j["card"] = profile.card;
-  j["driver"] = profile.driver;
-  j["batch"] = a.batch;
-  j["seq"] = a.seq;
-  j["pageable"] = a.pageable;
-  j["policy"] = policy_to_json(c.plans.front().policy);
-  nlohmann::json steps = nlohmann::json::array();
-  for (const auto& r : c.steps) steps.push_back(r.seconds());
-  j["cycle_step_seconds"] = steps;
-  nlohmann::json gpu = nlohmann::json::object(), host = nlohmann::json::object();
-  for (const auto& t : c.plans.front().memory.gpu) gpu[t.name] = t.bytes;
-  for (const auto& t : c.plans.front().memory.host) host[t.name] = t.bytes;
-  j["gpu_memory_terms"] = gpu;
-  j["host_memory_terms"] = host;
-  return j.dump(2) + "\n";
-}
-
-void run(SimulateArgs a) {
-  const sim::HardwareProfile profile = sim::load_profile(a.profile);
-  sim::CycleResult c;
-  if (!a.plan.empty()) {
-    // A plan from a file (written by `zo2 plan --format json`, perhaps edited): simulated as it stands.
-    c.plans.push_back(plan_from_json(read_json_file(a.plan), a.plan));
-    if (a.pageable)
-      for (auto& op : c.plans.back().ops) op.pinned = false;
-    c.steps.push_back(sim::simulate(c.plans.back(), profile));
-  } else {
-    ModelShape shape = load_model(a.model);
-    if (a.layers > 0) {  // the engine's --layers: the first N blocks of the shape
-      shape.layers = a.layers;
-      a.model += fmt::format(":{}L", a.layers);
-    }
-    sim::CycleOptions options;
-    options.pageable = a.pageable;
-    options.first_step = a.first_step;
-    options.step_count = a.steps;
-    c = sim::simulate_cycle(shape, resolve_policy(a.policy, shape.layers), a.batch, a.seq, profile, options);
-  }
-  const ModelShape& shape = c.plans.front().shape;
-  const Policy& policy = c.plans.front().policy;
-  if (!a.plan.empty()) {  // report what the plan holds, not the flags it overrides
-    a.model = a.plan;
-    a.batch = c.plans.front().batch;
-    a.seq = c.plans.front().seq;
-  }
-  const auto metrics = sim::cycle_metrics(c, profile);
+void run(const SimulateArgs& args) {
+  const Simulation s = simulate_run(args);
+  const SimulateArgs& a = s.args;
+  const sim::CycleResult& c = s.cycle;
   if (!a.trace.empty()) write_output(a.trace, sim::chrome_trace(c).dump() + "\n");
   std::string text;
-  if (a.format == "table") text = table_output(a, shape, profile, c, metrics);
-  else if (a.format == "json") text = json_output(a, profile, c, metrics);
-  else text = results_csv_text(result_rows(run_info(a.model, profile, policy, a.batch, a.seq), metrics));
+  if (a.format == "table") text = table_output(a, c.plans.front().shape, s.profile, c, s.metrics);
+  else if (a.format == "json") text = simulation_json(s).dump(2) + "\n";
+  else text = results_csv_text(result_rows(run_info(a.model, s.profile, c.plans.front().policy, a.batch, a.seq), s.metrics));
   write_output(a.out, text);
 }
 
