@@ -56,7 +56,8 @@ def main(argv=None):
         policy = zo2.Policy(**run["policy"]) if run.get("policy") else None
         model = zo2.load(args.base, device=run["device"], dtype=run["dtype"], policy=policy, seed=run["seed"])
         t0 = time.perf_counter()
-        zo2.replay(model, [(seed, g, lr) for _, seed, g, lr in log], eps=run["eps"], weight_decay=run["weight_decay"])
+        zo2.replay(model, [{"seed": seed, "projected_grad": g, "lr": lr} for _, seed, g, lr in log],
+                   eps=run["eps"], weight_decay=run["weight_decay"])
         seconds = time.perf_counter() - t0
         model.save(args.out)
         print(f"zo2.replay: {len(log)} steps in {seconds:.2f} s, weights in {args.out}", file=sys.stderr)
