@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string_view>
 
@@ -122,7 +123,7 @@ size_t descr_item_bytes(const std::filesystem::path& path, const std::string& de
   return size;
 }
 
-NpyHeader parse_header(const std::filesystem::path& path, std::ifstream& in, uint64_t file_size) {
+NpyHeader parse_header(const std::filesystem::path& path, std::istream& in, uint64_t file_size) {
   NpyHeader h;
   char pre[kMagicLen + 2];
   if (file_size < sizeof pre || !in.read(pre, sizeof pre) || std::memcmp(pre, kMagic, kMagicLen) != 0)
@@ -206,9 +207,17 @@ Opened open_npy(const std::filesystem::path& path) {
   return o;
 }
 
-void read_data(const std::filesystem::path& path, std::ifstream& in, void* dst, size_t bytes) {
+void read_data(const std::filesystem::path& path, std::istream& in, void* dst, size_t bytes) {
   if (bytes && !in.read(static_cast<char*>(dst), static_cast<std::streamsize>(bytes)))
     fail(path, fmt::format("read of {} data bytes failed", bytes));
+}
+
+NpyArray read_array(const std::filesystem::path& path, std::istream& in, const NpyHeader& header) {
+  NpyArray out;
+  out.header = header;
+  out.data.resize(static_cast<size_t>(header.numel()) * header.item_bytes);
+  read_data(path, in, out.data.data(), out.data.size());
+  return out;
 }
 
 template <class T>
@@ -277,11 +286,14 @@ NpyHeader read_npy_header(const std::filesystem::path& path) { return open_npy(p
 
 NpyArray read_npy(const std::filesystem::path& path) {
   Opened o = open_npy(path);
-  NpyArray out;
-  out.header = o.header;
-  out.data.resize(static_cast<size_t>(o.header.numel()) * o.header.item_bytes);
-  read_data(path, o.in, out.data.data(), out.data.size());
-  return out;
+  return read_array(path, o.in, o.header);
+}
+
+NpyArray read_npy_bytes(std::string_view bytes, const std::filesystem::path& name) {
+  std::istringstream in{std::string(bytes), std::ios::binary};
+  const NpyHeader header = parse_header(name, in, bytes.size());
+  in.seekg(static_cast<std::streamoff>(header.data_offset));
+  return read_array(name, in, header);
 }
 
 NpyArrayOf<int64_t> read_npy_int64(const std::filesystem::path& path) {
