@@ -116,7 +116,9 @@ size_t descr_item_bytes(const std::filesystem::path& path, const std::string& de
   if (kind == 'O') bad("is an object array (pickled Python objects), not supported");
   size_t pos = 2, size = 0;
   while (pos < descr.size() && std::isdigit(static_cast<unsigned char>(descr[pos])))
-    size = size * 10 + (descr[pos++] - '0');
+    if (__builtin_mul_overflow(size, 10u, &size) || __builtin_add_overflow(size, size_t(descr[pos++] - '0'), &size) ||
+        size > (size_t(1) << 40))
+      bad("has an item size beyond 2^40 bytes");
   if (pos == 2 || (pos < descr.size() && descr[pos] != '[')) bad("is not a numpy dtype string (e.g. '<f4')");
   if (kind == 'U') size *= 4;  // UCS-4 characters
   if (descr[0] == '>' && size > 1) bad("is big-endian, only little-endian data is supported");
@@ -179,9 +181,12 @@ NpyHeader parse_header(const std::filesystem::path& path, std::istream& in, uint
     fail(path, "header field 'fortran_order' is True: only C-order arrays are supported (save with "
                "np.ascontiguousarray)");
 
+  // The element count must fit too (numel() multiplies it out): with a zero item size the byte count never
+  // overflows, whatever the shape.
   uint64_t bytes = h.item_bytes;
+  int64_t count = 1;
   for (int64_t d : h.shape)
-    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes))
+    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes) || __builtin_mul_overflow(count, d, &count))
       fail(path, fmt::format("header field 'shape' ({}) overflows a 64-bit byte count", fmt::join(h.shape, ", ")));
   const uint64_t have = file_size - h.data_offset;
   if (have < bytes)
