@@ -66,6 +66,13 @@ void expand_policy_grid(const json& entry, const std::string& where, std::vector
                                             integer ? "an integer >= 0" : "a string (or a byte count)",
                                             integer ? is_nonneg_int : is_string_or_int));
   }
+  // Counted before expanding: a short spec of long lists would otherwise expand for hours (the cartesian product).
+  uint64_t count = 1;
+  for (const auto& axis : axes)
+    if (__builtin_mul_overflow(count, uint64_t(axis.second.size()), &count) || count + out.size() > kMaxSpecPolicies)
+      throw std::invalid_argument(fmt::format("{}: the policy grids expand to more than {} policies, the most a sweep "
+                                              "spec may list (split the spec or shorten its lists)",
+                                              where, kMaxSpecPolicies));
   std::vector<size_t> index(axes.size(), 0);
   while (true) {
     json one = json::object();

@@ -21,8 +21,11 @@ struct SweepSpec {
   std::vector<SearchSpace> searches;    // one per budget
 };
 
-// Throws std::invalid_argument naming `where` and the field for a wrong type, an unknown field, an empty list or a
-// spec that asks for nothing; policy fields are checked by policy_options_from_json.
+// The most policies the grids of one spec may expand to (their cartesian products, summed).
+constexpr uint64_t kMaxSpecPolicies = 100000;
+
+// Throws std::invalid_argument naming `where` and the field for a wrong type, an unknown field, an empty list, grids
+// beyond kMaxSpecPolicies or a spec that asks for nothing; policy fields are checked by policy_options_from_json.
 SweepSpec parse_sweep_spec(const nlohmann::json& j, const std::string& where);
 // read_json_file (std::runtime_error for a missing file or invalid JSON), then parse_sweep_spec naming the file.
 SweepSpec load_sweep_spec(const std::filesystem::path& path);
