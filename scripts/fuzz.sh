@@ -29,6 +29,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 declare -A dict=([fuzz_safetensors]=safetensors [fuzz_npy]=npy)
 failed=()
+rm -rf "$build/artifacts"  # this run's findings only
 mkdir -p "$build/artifacts" "$build/logs"
 for t in "${targets[@]}"; do
   corpus="$build/corpus/$t"
