@@ -1,6 +1,7 @@
 // OPT and LLaMA shapes: presets, config.json parsing, tensor lists in checkpoint order, parameter counts and FLOPs.
 #include "core/model_shape.h"
 
+#include <limits>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -115,6 +116,40 @@ void ModelShape::validate(const std::string& where) const {
   positive(ffn, "ffn_dim");
   positive(max_positions, "max_position_embeddings");
   positive(word_embed_proj_dim, "word_embed_proj_dim");
+  // Every user multiplies these out (parameter counts, byte counts, offsets into a slab): each dimension at most
+  // 2^32 and the parameter count, at up to 16 bytes per parameter, within a 64-bit byte count.
+  constexpr int64_t kMaxDim = int64_t(1) << 32;
+  auto bounded = [&](int64_t v, const char* field) {
+    if (v > kMaxDim)
+      throw std::invalid_argument(fmt::format("{}: field '{}' is {}, more than 2^32 = {}", where, field, v, kMaxDim));
+  };
+  bounded(vocab_size, "vocab_size");
+  bounded(hidden, "hidden_size");
+  bounded(layers, "num_hidden_layers");
+  bounded(heads, "num_attention_heads");
+  bounded(ffn, "ffn_dim");
+  bounded(max_positions, "max_position_embeddings");
+  bounded(word_embed_proj_dim, "word_embed_proj_dim");
+  if (kv_heads < 0 || kv_heads > heads)  // before the tensor shapes below multiply it out (same message as LLaMA's)
+    throw std::invalid_argument(fmt::format("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}",
+                                            where, heads, kv_heads));
+  constexpr int64_t kMaxParams = std::numeric_limits<int64_t>::max() / 16;
+  auto checked_sum = [&](const std::vector<TensorSpec>& tensors) {
+    int64_t total = 0;
+    for (const auto& t : tensors) {
+      int64_t n = 1;
+      for (int64_t d : t.shape)
+        if (__builtin_mul_overflow(n, d, &n) || n > kMaxParams) return kMaxParams + 1;
+      if (__builtin_add_overflow(total, n, &total) || total > kMaxParams) return kMaxParams + 1;
+    }
+    return total;
+  };
+  int64_t all_blocks = 0, total = 0;
+  if (__builtin_mul_overflow(checked_sum(block_tensors()), layers, &all_blocks) ||
+      __builtin_add_overflow(all_blocks, checked_sum(resident_tensors()), &total) || total > kMaxParams)
+    throw std::invalid_argument(fmt::format("{}: the shape has more than 2^59 parameters (hidden_size {}, ffn_dim {}, "
+                                            "num_hidden_layers {}, vocab_size {})", where, hidden, ffn, layers,
+                                            vocab_size));
   if (hidden % heads != 0)
     throw std::invalid_argument(fmt::format("{}: hidden_size {} is not a multiple of num_attention_heads {}", where,
                                             hidden, heads));
@@ -287,7 +322,10 @@ ModelShape llama_from_hf_config(const ConfigFields& f) {
   if (f.boolean("attention_bias", false) || f.boolean("mlp_bias", false))
     throw std::invalid_argument(fmt::format("{}: fields 'attention_bias' / 'mlp_bias' = true are not supported "
                                             "(expected false)", where));
-  if (f.present("head_dim") && f.integer("head_dim", false, 0) * s.heads != s.hidden)
+  int64_t head_dim_times_heads = 0;  // checked: a huge head_dim must not wrap around to hidden_size
+  if (f.present("head_dim") &&
+      (__builtin_mul_overflow(f.integer("head_dim", false, 0), s.heads, &head_dim_times_heads) ||
+       head_dim_times_heads != s.hidden))
     throw std::invalid_argument(fmt::format("{}: field 'head_dim' must be hidden_size / num_attention_heads = {}",
                                             where, s.heads > 0 ? s.hidden / s.heads : 0));
   if (f.integer("pretraining_tp", false, 1) != 1)
