@@ -11,6 +11,7 @@ namespace zo2::cli {
 void add_simulate_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
+void add_knobs_command(CLI::App& app);  // the policy knob table, for people and for analysis/*.py
 // Engine side (built with LibTorch).
 void add_forward_command(CLI::App& app);
 void add_train_command(CLI::App& app);
