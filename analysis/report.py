@@ -10,6 +10,7 @@ import os
 
 import pandas as pd
 
+import results_rows
 from results_rows import with_defaults
 
 # ../shared/TARGETS.md, measured 2026-11-27 on the same kinds of machine: the peer ZO2 (liangyuwang/zo2 4bca25c),
@@ -56,8 +57,8 @@ VALIDATION_NOTES = {
                                    "measured before the host loop ran on more than one thread. Memory is the "
                                    "comparison that holds there.",
 }
-POLICY = ["offload", "prefetch", "slots", "overlap", "wire", "master", "writeback", "prefetch_next", "fold_update",
-          "gpu_mem_budget"]
+# The policy columns but dtype (keyed beside the workload), from the knob table (analysis/knobs.json).
+POLICY = [c for c in results_rows.POLICY if c != "dtype"]
 KEY = ["card", "executor", "model", "batch", "seq", "dtype"] + POLICY
 
 
@@ -83,9 +84,10 @@ def latest(rows, **match):
 
 
 def drop_if_off(df, *columns):
-    """Tables show a switch added later (prefetch_next, fold_update) only once some row has it on."""
+    """Tables show a knob added later (prefetch_next, fold_update, ...: results_rows.DEFAULTS) only once some row
+    differs from what rows before it ran."""
     for column in columns:
-        if column in df.columns and (df[column] == "off").all():
+        if column in df.columns and (df[column] == results_rows.DEFAULTS.get(column, "off")).all():
             df = df.drop(columns=[column])
     return df
 
@@ -213,13 +215,15 @@ def main():
         parts += [f"## Simulator validation: `{os.path.basename(name)}`", "",
                   f"{len(st)} configurations; step time |error| median {st.median():.1%}, max {st.max():.1%}; "
                   f"peak memory |error| median {pm.median():.1%}, max {pm.max():.1%}.", ""]
-        config = ["model", "dtype", "wire", "master", "offload", "prefetch", "slots", "overlap", "writeback",
-                  "prefetch_next", "fold_update"]
+        # Formats side by side, then the other knobs (a knob added to the table joins at the end; the budget only
+        # refuses plans).
+        shown = ["model", "dtype", "wire", "master"]
+        config = shown + [c for c in results_rows.POLICY if c not in shown and c != "gpu_mem_budget"]
         step = v[v.metric == "step_time_error"].set_index(config)["value"].map(lambda x: f"{x:+.1%}")
         mem = v[v.metric == "peak_memory_error"].set_index(config)["value"].map(lambda x: f"{x:+.2%}")
         table = pd.DataFrame({"step err": step}).join(pd.DataFrame({"memory err": mem}), how="left").fillna("")
         parts += [VALIDATION_NOTES.get(os.path.basename(name), ""), "",
-                  md(drop_if_off(table.reset_index(), "prefetch_next", "fold_update")), ""]
+                  md(drop_if_off(table.reset_index(), *results_rows.DEFAULTS)), ""]
 
     # Low-bit wire drift.
     d = rows[rows.metric.str.contains("drift")]
