@@ -36,6 +36,9 @@ struct PolicyOptions {
 //                  element per pass. Off: ZO2's order, the update pending until the next step's first pass, which
 //                  regenerates two (the old z and the new). Offloaded blocks always keep it pending: they have left
 //                  the GPU by the time the loss is known.
+//   host_threads   threads of the host's master update (wire below master); 0: all the host has. A host shared by
+//                  several ranks (one host update each), or beside data loading, gives each its share; the
+//                  simulator scales the profile's rate by the share (simulator/cost_model.h).
 struct Policy {
 #define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) Kind::Value name = value;
   ZO2_POLICY_KNOBS(ZO2_X)

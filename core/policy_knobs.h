@@ -130,6 +130,9 @@ struct Bytes {  // "40GB", "40GiB", "512MB", "1024", "0" (a JSON integer too)
     "on: blocks that stay on the GPU apply a step's update in its restore pass, after the loss; off: ZO2's "         \
     "order (the update waits for the next step's first pass)",                                                      \
     "off", knob::Search::grid, ("on"))                                                                       \
+  X(host_threads, knob::Count<0>, 0, 0, "--host-threads",                                                           \
+    "host threads that apply the master update when --wire is below --master (0: all of the host's threads)", "0",  \
+    knob::Search::grid, (0))                                                                                        \
   X(gpu_mem_budget, knob::Bytes, "0", 0, "--gpu-mem-budget",                                                        \
     "refuse a plan whose predicted GPU memory exceeds this (bytes, or 40GB, 40GiB; 0 = none)", "",                  \
     knob::Search::budget, ())

@@ -32,6 +32,7 @@ std::vector<Policy> enumerate_policies(const SearchSpace& sp, int64_t layers, in
           return;
         }
         // Knobs that change nothing for this policy take their defaults, so that each distinct policy is kept once.
+        const Policy defaults;
         if (p.offloaded_count() == 0) {  // nothing streams
           p.prefetch = 0;
           p.writeback = 1;
@@ -39,6 +40,7 @@ std::vector<Policy> enumerate_policies(const SearchSpace& sp, int64_t layers, in
           p.wire = p.master = p.dtype;
           p.prefetch_next = false;
         }
+        if (p.gpu_writes_back()) p.host_threads = defaults.host_threads;  // no host update runs
         if (seen.insert(policy_to_json(p).dump()).second) out.push_back(std::move(p));
       });
     }
