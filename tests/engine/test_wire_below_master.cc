@@ -4,6 +4,7 @@
 #include "catch_aten.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <catch2/generators/catch_generators.hpp>
 
