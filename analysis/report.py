@@ -12,6 +12,7 @@ import os
 import pandas as pd
 
 import rows_latest
+import results_rows
 from results_rows import with_defaults
 
 # What each validation file compares. validation_h200.csv uses simulator/profiles/h200-measured.json as committed
@@ -50,8 +51,8 @@ VALIDATION_NOTES = {
                                    "measured before the host loop ran on more than one thread. Memory is the "
                                    "comparison that holds there.",
 }
-POLICY = ["offload", "prefetch", "slots", "overlap", "wire", "master", "writeback", "prefetch_next", "fold_update",
-          "gpu_mem_budget"]
+# The policy columns but dtype (keyed beside the workload), from the knob table (analysis/knobs.json).
+POLICY = [c for c in results_rows.POLICY if c != "dtype"]
 KEY = ["card", "executor", "model", "batch", "seq", "dtype"] + POLICY
 
 
@@ -93,9 +94,10 @@ def peer_numbers(rows):
 
 
 def drop_if_off(df, *columns):
-    """Tables show a switch added later (prefetch_next, fold_update) only once some row has it on."""
+    """Tables show a knob added later (prefetch_next, fold_update, ...: results_rows.DEFAULTS) only once some row
+    differs from what rows before it ran."""
     for column in columns:
-        if column in df.columns and (df[column] == "off").all():
+        if column in df.columns and (df[column] == results_rows.DEFAULTS.get(column, "off")).all():
             df = df.drop(columns=[column])
     return df
 
@@ -234,13 +236,15 @@ def main():
                            + VALIDATION_NOTES.get(os.path.basename(name), ""))
             continue
         parts += [f"## Simulator validation: `{os.path.basename(name)}`", "", summary, ""]
-        config = ["model", "dtype", "wire", "master", "offload", "prefetch", "slots", "overlap", "writeback",
-                  "prefetch_next", "fold_update"]
+        # Formats side by side, then the other knobs (a knob added to the table joins at the end; the budget only
+        # refuses plans).
+        shown = ["model", "dtype", "wire", "master"]
+        config = shown + [c for c in results_rows.POLICY if c not in shown and c != "gpu_mem_budget"]
         step = v[v.metric == "step_time_error"].set_index(config)["value"].map(lambda x: f"{x:+.1%}")
         mem = v[v.metric == "peak_memory_error"].set_index(config)["value"].map(lambda x: f"{x:+.2%}")
         table = pd.DataFrame({"step err": step}).join(pd.DataFrame({"memory err": mem}), how="left").fillna("")
         parts += [VALIDATION_NOTES.get(os.path.basename(name), ""), "",
-                  md(drop_if_off(table.reset_index(), "prefetch_next", "fold_update")), ""]
+                  md(drop_if_off(table.reset_index(), *results_rows.DEFAULTS)), ""]
 
     if earlier:
         parts += ["## Earlier simulator validations (profiles of their time)", ""] + earlier + [""]

@@ -192,13 +192,8 @@ static std::string deps_text(const Op& op) {
 }
 
 std::string plan_table(const Plan& p) {
-  std::string s = fmt::format("plan: {} layers, offload {}, prefetch {}, slots {} x {} B ({}), overlap {}, dtype {}, "
-                              "wire {}, master {}, writeback {}, prefetch-next {}, fold-update {}, step {}{}, batch {}, seq {}\n",
-                              p.shape.layers, format_offload(p.policy.offload), p.policy.prefetch, p.slot_count,
-                              p.slot_bytes, slot_mode_name(p.policy.slots), p.policy.overlap ? "on" : "off",
-                              dtype_name(p.policy.dtype), dtype_name(p.policy.wire), dtype_name(p.policy.master),
-                              p.policy.writeback, p.policy.prefetch_next ? "on" : "off",
-                              p.policy.fold_update ? "on" : "off", p.step,
+  std::string s = fmt::format("plan: {} layers, {}, slot count {} x {} B, step {}{}, batch {}, seq {}\n",
+                              p.shape.layers, policy_summary(p.policy), p.slot_count, p.slot_bytes, p.step,
                               p.continues ? " (continues the previous step's plan: deps p<i> are its ops)" : "",
                               p.batch, p.seq);
   s += fmt::format("{:>5}  {:<16} {:<12} {:>4}  {:>14}  {:>12}  {:>14}  {}\n", "#", "op", "queue", "slot", "link bytes",

@@ -62,6 +62,7 @@ StepResult ZoEngine::step(const at::Tensor& input_ids, const at::Tensor& loss_ma
   StepState st;
   st.model = &model_;
   st.plan = &plan_;
+  st.host_threads = policy_.host_threads;
   st.hyper = hyper_;
   st.step = step_;
   st.seed = rng::step_seed(hyper_.seed, uint64_t(step_));
@@ -122,6 +123,7 @@ void ZoEngine::flush() {
   st.history = &history_;
   st.replay_floor = replay_floor_;
   st.pending = pending_;
+  st.host_threads = policy_.host_threads;
   ZoPassCoeffs apply_pending;
   apply_pending.has_update = pending_.active;
   apply_pending.update_seed = pending_.seed;

@@ -28,12 +28,7 @@ std::string table_output(const SimulateArgs& a, const ModelShape& shape, const s
   std::string s;
   s += fmt::format("model      {} ({} layers, {} parameters)\n", a.model, shape.layers, shape.total_params());
   s += fmt::format("profile    {} ({}, driver {}, {})\n", profile.name, profile.card, profile.driver, profile.date);
-  s += fmt::format("policy     offload {}, prefetch {}, slots {}, overlap {}, dtype {}, wire {}, master {}, writeback {}, "
-                   "prefetch-next {}, fold-update {}{}\n",
-                   format_offload(plan.policy.offload), plan.policy.prefetch, slot_mode_name(plan.policy.slots),
-                   plan.policy.overlap ? "on" : "off", dtype_name(plan.policy.dtype), dtype_name(plan.policy.wire),
-                   dtype_name(plan.policy.master), plan.policy.writeback, plan.policy.prefetch_next ? "on" : "off",
-                   plan.policy.fold_update ? "on" : "off", a.pageable ? ", pageable host memory" : "");
+  s += fmt::format("policy     {}{}\n", policy_summary(plan.policy), a.pageable ? ", pageable host memory" : "");
   s += fmt::format("workload   batch {}, seq {}; {} simulated step(s) in the write-back cycle\n", a.batch, a.seq,
                    c.steps.size());
   s += fmt::format("step       {:.6f} s (min {:.6f}, max {:.6f})\n", v("step_seconds"),

@@ -1,5 +1,6 @@
 // `zo2 sweep SPEC --out FILE.csv`: grids of models x policies x profiles (x batch x seq) through the simulator, and
 // the search for the fastest policy under a GPU memory budget; one CSV row per (configuration, metric).
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 

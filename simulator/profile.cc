@@ -199,6 +199,16 @@ HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where)
   p.launch_overhead_seconds = r.number("launch_overhead_seconds", src, true);
   p.host_sync_seconds = r.number("host_sync_seconds", src, true);
   p.host_update_elements_per_second = r.number("host_update_elements_per_second", src);
+  if (r.find("host_update_threads")) {
+    p.host_update_threads = r.number("host_update_threads", src);
+    if (p.host_update_threads != std::floor(p.host_update_threads))
+      throw std::invalid_argument(fmt::format("{}: field 'host_update_threads.value': expected a whole number of "
+                                              "threads, got {}", where, p.host_update_threads));
+  }
+  if (const json* c = r.find("calibration")) {
+    if (!c->is_object()) r.fail("calibration", "an object (zo2 calibrate's record)", c);
+    p.calibration = c->dump();
+  }
   // Optional arrays of measured records: each element an object, its fields read with the element's path in errors.
   auto for_each_record = [&](const char* field, const char* what, auto&& read) {
     const json* a = r.find(field);
@@ -239,7 +249,7 @@ HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where)
                         er.fail("zo_fold_seconds", "seconds > 0 beside resident_loop \"folded\" (the loop's "
                                 "single-shot sum includes the folded restore)", nullptr);
                     }
-                    er.string("source");
+                    t.source = er.string("source");
                     p.block_timings.push_back(t);
                   });
   for_each_record("model_timings", "an array of measured embedding and head timings",
@@ -253,7 +263,7 @@ HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where)
                     t.dtype = parse_dtype(er.string("dtype"), dtype_where);
                     t.embed_seconds = er.positive_seconds("embed_seconds");
                     t.head_loss_seconds = er.positive_seconds("head_loss_seconds");
-                    er.string("source");
+                    t.source = er.string("source");
                     p.model_timings.push_back(t);
                   });
   return p;
@@ -332,12 +342,13 @@ nlohmann::json profile_to_json(const HardwareProfile& p) {
   j["launch_overhead_seconds"] = num("launch_overhead_seconds", p.launch_overhead_seconds);
   j["host_sync_seconds"] = num("host_sync_seconds", p.host_sync_seconds);
   j["host_update_elements_per_second"] = num("host_update_elements_per_second", p.host_update_elements_per_second);
+  if (p.host_update_threads > 0) j["host_update_threads"] = num("host_update_threads", p.host_update_threads);
   json bt = json::array();
   for (const auto& t : p.block_timings) {
     bt.push_back({{"hidden", t.hidden}, {"ffn", t.ffn}, {"heads", t.heads}, {"dtype", std::string(dtype_name(t.dtype))},
                   {"batch", t.batch}, {"seq", t.seq}, {"forward_seconds", t.forward_seconds},
                   {"zo_update_seconds", t.zo_update_seconds}, {"zo_perturb_seconds", t.zo_perturb_seconds},
-                  {"source", "zo2 calibrate"}});
+                  {"source", t.source}});
     if (t.resident_block_seconds > 0) bt.back()["resident_block_seconds"] = t.resident_block_seconds;
     if (t.zo_fold_seconds > 0) bt.back()["zo_fold_seconds"] = t.zo_fold_seconds;
     // Written whenever it says something: beside a measured loop, or when not the default.
@@ -350,8 +361,9 @@ nlohmann::json profile_to_json(const HardwareProfile& p) {
     mt.push_back({{"hidden", t.hidden}, {"vocab_size", t.vocab}, {"word_embed_proj_dim", t.proj},
                   {"dtype", std::string(dtype_name(t.dtype))}, {"batch", t.batch}, {"seq", t.seq},
                   {"embed_seconds", t.embed_seconds}, {"head_loss_seconds", t.head_loss_seconds},
-                  {"source", "zo2 calibrate"}});
+                  {"source", t.source}});
   j["model_timings"] = mt;
+  if (!p.calibration.empty()) j["calibration"] = json::parse(p.calibration);
   return j;
 }
 

@@ -2,12 +2,14 @@
 // field; errors name the file and the field.
 #include "simulator/sweep_spec.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/json_file.h"
+#include "core/policy_knobs.h"
 
 namespace zo2::sim {
 
@@ -59,29 +61,19 @@ std::vector<int64_t> ints(const json& j, const std::string& where, const std::st
 // One grid entry {"prefetch": [0, 1], "writeback": 4, ...}: the cartesian product of its fields.
 void expand_policy_grid(const json& entry, const std::string& where, std::vector<PolicyOptions>& out) {
   if (!entry.is_object()) bad(where, "policies[]", "an object of policy fields", &entry);
-  std::vector<std::pair<std::string, std::vector<json>>> axes;
-  for (auto it = entry.begin(); it != entry.end(); ++it) {
-    const bool integer = it.key() == "prefetch" || it.key() == "writeback";
-    axes.emplace_back(it.key(), scalar_list(it.value(), where, it.key(),
-                                            integer ? "an integer >= 0" : "a string (or a byte count)",
-                                            integer ? is_nonneg_int : is_string_or_int));
-  }
+  const PolicyGrid grid = policy_grid_from_json(entry, where);
   // Counted before expanding: a short spec of long lists would otherwise expand for hours (the cartesian product).
   uint64_t count = 1;
-  for (const auto& axis : axes)
-    if (__builtin_mul_overflow(count, uint64_t(axis.second.size()), &count) || count + out.size() > kMaxSpecPolicies)
-      throw std::invalid_argument(fmt::format("{}: the policy grids expand to more than {} policies, the most a sweep "
-                                              "spec may list (split the spec or shorten its lists)",
-                                              where, kMaxSpecPolicies));
-  std::vector<size_t> index(axes.size(), 0);
-  while (true) {
-    json one = json::object();
-    for (size_t a = 0; a < axes.size(); ++a) one[axes[a].first] = axes[a].second[index[a]];
-    out.push_back(policy_options_from_json(one, where));
-    size_t a = 0;
-    while (a < axes.size() && ++index[a] == axes[a].second.size()) index[a++] = 0;
-    if (a == axes.size()) break;
-  }
+  bool over = false;
+#define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) \
+  if (!grid.name.empty()) over = over || __builtin_mul_overflow(count, uint64_t(grid.name.size()), &count);
+  ZO2_POLICY_KNOBS(ZO2_X)
+#undef ZO2_X
+  if (over || count + out.size() > kMaxSpecPolicies)
+    throw std::invalid_argument(fmt::format("{}: the policy grids expand to more than {} policies, the most a sweep "
+                                            "spec may list (split the spec or shorten its lists)",
+                                            where, kMaxSpecPolicies));
+  for_each_policy_options(grid, PolicyOptions{}, [&](const PolicyOptions& o) { out.push_back(o); });
 }
 
 }  // namespace
@@ -116,15 +108,15 @@ SweepSpec parse_sweep_spec(const json& j, const std::string& w) {
     const json& q = j["search"];
     const std::string sw = w + ": search";
     if (!q.is_object()) bad(w, "search", "an object", &q);
-    static const char* fields[] = {"gpu_mem_budget", "resident", "resident_counts", "prefetch", "writeback",
-                                   "slots",          "overlap",  "dtype",           "wire",     "master",
-                                   "prefetch_next"};
+    // The search's own fields, then one per knob of search role `grid` (core/policy_knobs.h).
+    std::vector<std::string> own{"gpu_mem_budget", "resident", "resident_counts"};
+    std::string expected = "gpu_mem_budget, resident, resident_counts";
+    for (const auto& k : policy_knobs())
+      if (k.search == knob::Search::grid) expected += ", " + std::string(k.name);
     for (auto it = q.begin(); it != q.end(); ++it) {
-      bool ok = false;
-      for (const char* k : fields) ok = ok || it.key() == k;
-      if (!ok)
-        bad(sw, it.key(), "no such field (expected gpu_mem_budget, resident, resident_counts, prefetch, writeback, "
-                          "slots, overlap, dtype, wire, master, prefetch_next)", nullptr);
+      bool ok = std::find(own.begin(), own.end(), it.key()) != own.end();
+      for (const auto& k : policy_knobs()) ok = ok || (k.search == knob::Search::grid && it.key() == k.name);
+      if (!ok) bad(sw, it.key(), "no such field (expected " + expected + ")", nullptr);
     }
     SearchSpace base;
     if (q.contains("resident")) {
@@ -133,14 +125,11 @@ SweepSpec parse_sweep_spec(const json& j, const std::string& w) {
         if (side != "first" && side != "last") bad(sw, "resident", "\"first\" or \"last\"", &q["resident"]);
     }
     if (q.contains("resident_counts")) base.resident_counts = ints(q["resident_counts"], sw, "resident_counts", true);
-    if (q.contains("prefetch")) base.prefetch = ints(q["prefetch"], sw, "prefetch", true);
-    if (q.contains("writeback")) base.writeback = ints(q["writeback"], sw, "writeback", false);
-    if (q.contains("slots")) base.slots = strings(q["slots"], sw, "slots");
-    if (q.contains("overlap")) base.overlap = strings(q["overlap"], sw, "overlap");
-    if (q.contains("dtype")) base.dtype = strings(q["dtype"], sw, "dtype");
-    if (q.contains("wire")) base.wire = strings(q["wire"], sw, "wire");
-    if (q.contains("master")) base.master = strings(q["master"], sw, "master");
-    if (q.contains("prefetch_next")) base.prefetch_next = strings(q["prefetch_next"], sw, "prefetch_next");
+    const PolicyGrid given = policy_grid_from_json(q, sw, own);
+#define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) \
+  if (q.contains(#name)) base.grid.name = given.name;
+    ZO2_POLICY_KNOBS(ZO2_X)
+#undef ZO2_X
     std::vector<int64_t> budgets{0};
     if (q.contains("gpu_mem_budget")) {
       budgets.clear();
