@@ -122,4 +122,12 @@ AllocLive alloc_live(const Plan& plan);
 int64_t replays_due(int64_t layer, int64_t step, int64_t writeback);
 bool writeback_due(int64_t layer, int64_t step, int64_t writeback);
 
+// The counts of a replay op (OpKind::replay) of `updates` missed steps of one of a plan's offloaded blocks: the one
+// definition the builder and the simulator's write-back cycle (which prices the same op at other counts) share.
+struct ReplayCounts {
+  explicit ReplayCounts(const Plan& plan);  // reads the plan's shape, policy and block bytes
+  void set(Op& op, int64_t updates) const;
+  int64_t authority_bytes = 0, block_params = 0;
+};
+
 }  // namespace zo2

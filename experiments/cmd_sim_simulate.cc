@@ -41,7 +41,7 @@ std::string table_output(const SimulateArgs& a, const ModelShape& shape, const s
                    dtype_name(plan.policy.master), plan.policy.writeback, plan.policy.prefetch_next ? "on" : "off",
                    plan.policy.fold_update ? "on" : "off", a.pageable ? ", pageable host memory" : "");
   s += fmt::format("workload   batch {}, seq {}; {} simulated step(s) in the write-back cycle\n", a.batch, a.seq,
-                   c.steps.size());
+                   c.cycle_steps());
   s += fmt::format("step       {:.6f} s (min {:.6f}, max {:.6f})\n", v("step_seconds"),
                    sim::find_metric(m, "step_seconds")->min, sim::find_metric(m, "step_seconds")->max);
   s += fmt::format("throughput {:.1f} tok/s\n", v("tokens_per_second"));
@@ -80,9 +80,13 @@ std::string json_output(const SimulateArgs& a, const sim::HardwareProfile& profi
   j["seq"] = a.seq;
   j["pageable"] = a.pageable;
   j["policy"] = policy_to_json(c.plans.front().policy);
-  nlohmann::json steps = nlohmann::json::array();
-  for (const auto& r : c.steps) steps.push_back(r.seconds());
-  j["cycle_step_seconds"] = steps;
+  // Every step's time for cycles that can be read as a list; a longer one is summarized by the metrics alone.
+  j["cycle_steps"] = c.cycle_steps();
+  if (c.cycle_steps() <= sim::kMaxEventSteps) {
+    nlohmann::json steps = nlohmann::json::array();
+    c.for_each_step([&](const sim::SimResult& r, const Plan&) { steps.push_back(r.seconds()); });
+    j["cycle_step_seconds"] = steps;
+  }
   nlohmann::json gpu = nlohmann::json::object(), host = nlohmann::json::object();
   for (const auto& t : c.plans.front().memory.gpu) gpu[t.name] = t.bytes;
   for (const auto& t : c.plans.front().memory.host) host[t.name] = t.bytes;
@@ -100,6 +104,8 @@ void run(SimulateArgs a) {
     if (a.pageable)
       for (auto& op : c.plans.back().ops) op.pinned = false;
     c.steps.push_back(sim::simulate(c.plans.back(), profile));
+    c.position.push_back(0);
+    c.length = 1;
   } else {
     ModelShape shape = load_model(a.model);
     if (a.layers > 0) {  // the engine's --layers: the first N blocks of the shape
@@ -141,7 +147,8 @@ void add_simulate_command(CLI::App& app) {
   cmd->add_option("--layers", args->layers, "keep only the first N blocks of the model (as zo2 train --layers)");
   cmd->add_option("--first-step", args->first_step, "with --steps: the first step index to simulate");
   cmd->add_option("--steps", args->steps,
-                  "simulate these steps and average them (default: one steady-state write-back cycle)");
+                  fmt::format("simulate these steps (at most {}) and average them (default: one steady-state "
+                              "write-back cycle, at any --writeback up to {})", sim::kMaxEventSteps, sim::kMaxCycleSteps));
   cmd->add_option("--batch", args->batch, "batch size")->capture_default_str();
   cmd->add_option("--seq", args->seq, "sequence length")->capture_default_str();
   cmd->add_option("--plan", args->plan,

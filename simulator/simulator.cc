@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <array>
-#include <iterator>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -266,65 +265,6 @@ std::vector<SimResult> simulate_chain(const std::vector<Plan>& plans, const Hard
     t0 = t1;
   }
   return out;
-}
-
-double CycleResult::mean_step_seconds() const {
-  double s = 0;
-  for (const auto& r : steps) s += r.seconds();
-  return steps.empty() ? 0 : s / double(steps.size());
-}
-
-double CycleResult::min_step_seconds() const {
-  double m = steps.empty() ? 0 : steps[0].seconds();
-  for (const auto& r : steps) m = std::min(m, r.seconds());
-  return m;
-}
-
-double CycleResult::max_step_seconds() const {
-  double m = 0;
-  for (const auto& r : steps) m = std::max(m, r.seconds());
-  return m;
-}
-
-double CycleResult::median_step_seconds() const {
-  std::vector<double> v;
-  for (const auto& r : steps) v.push_back(r.seconds());
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t h = v.size() / 2;
-  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
-}
-
-CycleResult simulate_cycle(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq,
-                           const HardwareProfile& profile, const CycleOptions& options) {
-  CycleResult c;
-  const int64_t cycle = policy.gpu_writes_back() && policy.offloaded_count() > 0 ? policy.writeback : 1;
-  // Default: one steady-state cycle (steps K..2K-1: the first steps replay fewer updates); or the steps asked for.
-  const int64_t steps = options.step_count > 0 ? options.step_count : cycle;
-  if (policy.prefetch_next && policy.offloaded_count() > 0) {
-    // Each step continues the one before, so the steps run from step 0 on one timeline, as a run's do; by default
-    // the cycle measured is the first whole write-back cycle after the chain's transient.
-    const int64_t first = options.step_count > 0 ? options.first_step
-                                                 : std::max<int64_t>(1, (kChainSettleSteps + cycle - 1) / cycle) * cycle;
-    std::vector<Plan> plans = build_plan_sequence(shape, policy, batch, seq, 0, first + steps, options.memory_model);
-    if (options.pageable)
-      for (auto& plan : plans)
-        for (auto& op : plan.ops) op.pinned = false;
-    std::vector<SimResult> results = simulate_chain(plans, profile);
-    c.plans.assign(std::make_move_iterator(plans.begin() + first), std::make_move_iterator(plans.end()));
-    c.steps.assign(std::make_move_iterator(results.begin() + first), std::make_move_iterator(results.end()));
-    return c;
-  }
-  const int64_t first = options.step_count > 0 ? options.first_step : cycle;
-  c.plans.reserve(size_t(steps));
-  c.steps.reserve(size_t(steps));
-  for (int64_t s = first; s < first + steps; ++s) {
-    c.plans.push_back(build_plan(shape, policy, batch, seq, s, options.memory_model));
-    if (options.pageable)
-      for (auto& op : c.plans.back().ops) op.pinned = false;
-    c.steps.push_back(simulate(c.plans.back(), profile));
-  }
-  return c;
 }
 
 }  // namespace zo2::sim
