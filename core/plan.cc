@@ -23,6 +23,27 @@ std::string_view queue_name(Queue q) {
   return "?";
 }
 
+Stream stream_of(Queue q) {
+  switch (q) {
+    case Queue::h2d: return Stream::h2d;
+    case Queue::d2h: return Stream::d2h;
+    case Queue::host_update: return Stream::host_worker;
+    case Queue::compute:
+    case Queue::host: return Stream::compute;
+  }
+  return Stream::compute;
+}
+
+std::string_view stream_name(Stream s) {
+  switch (s) {
+    case Stream::h2d: return "the h2d stream";
+    case Stream::compute: return "the compute stream";
+    case Stream::d2h: return "the d2h stream";
+    case Stream::host_worker: return "the host worker pool";
+  }
+  return "?";
+}
+
 std::string_view op_kind_name(OpKind k) {
   switch (k) {
     case OpKind::upload: return "upload";
