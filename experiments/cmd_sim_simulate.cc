@@ -30,7 +30,7 @@ std::string table_output(const SimulateArgs& a, const ModelShape& shape, const s
   s += fmt::format("profile    {} ({}, driver {}, {})\n", profile.name, profile.card, profile.driver, profile.date);
   s += fmt::format("policy     {}{}\n", policy_summary(plan.policy), a.pageable ? ", pageable host memory" : "");
   s += fmt::format("workload   batch {}, seq {}; {} simulated step(s) in the write-back cycle\n", a.batch, a.seq,
-                   c.steps.size());
+                   c.cycle_steps());
   s += fmt::format("step       {:.6f} s (min {:.6f}, max {:.6f})\n", v("step_seconds"),
                    sim::find_metric(m, "step_seconds")->min, sim::find_metric(m, "step_seconds")->max);
   s += fmt::format("throughput {:.1f} tok/s\n", v("tokens_per_second"));
@@ -82,7 +82,8 @@ void add_simulate_command(CLI::App& app) {
   cmd->add_option("--layers", args->layers, "keep only the first N blocks of the model (as zo2 train --layers)");
   cmd->add_option("--first-step", args->first_step, "with --steps: the first step index to simulate");
   cmd->add_option("--steps", args->steps,
-                  "simulate these steps and average them (default: one steady-state write-back cycle)");
+                  fmt::format("simulate these steps (at most {}) and average them (default: one steady-state "
+                              "write-back cycle, at any --writeback up to {})", sim::kMaxEventSteps, sim::kMaxCycleSteps));
   cmd->add_option("--batch", args->batch, "batch size")->capture_default_str();
   cmd->add_option("--seq", args->seq, "sequence length")->capture_default_str();
   cmd->add_option("--plan", args->plan,

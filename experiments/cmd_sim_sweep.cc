@@ -1,6 +1,7 @@
 // `zo2 sweep SPEC --out FILE.csv`: grids of models x policies x profiles (x batch x seq) through the simulator, and
 // the search for the fastest policy under a GPU memory budget; one CSV row per (configuration, metric).
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 
@@ -21,6 +22,40 @@ namespace {
 
 struct SweepArgs {
   std::string spec, out;
+  int64_t max_policies = 2000;
+};
+
+// What a sweep costs up front: one simulated cycle per (model, profile, batch, seq, policy), a search's every
+// candidate included. A policy takes some milliseconds (tens on the largest presets), so the default bound is about
+// a minute of simulation.
+int64_t count_policies(const SweepSpec& spec, const std::vector<ModelShape>& shapes) {
+  int64_t total = 0;
+  for (const auto& shape : shapes) {
+    int64_t per = int64_t(spec.policies.size());
+    for (const auto& space : spec.searches) per += int64_t(sim::enumerate_policies(space, shape.layers).size());
+    total += per;
+  }
+  return total * int64_t(spec.profiles.size()) * int64_t(spec.batch.size()) * int64_t(spec.seq.size());
+}
+
+// Progress on stderr every few seconds, so that a long sweep is not a silent one.
+class Progress {
+ public:
+  explicit Progress(int64_t total) : total_(total), start_(std::chrono::steady_clock::now()), last_(start_) {}
+  void advance(int64_t n) {
+    done_ += n;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::seconds(2)) return;
+    last_ = now;
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    fmt::print(stderr, "zo2 sweep: {} of {} policies simulated ({:.0f} %, {:.0f} s, about {:.0f} s left)\n", done_,
+               total_, 100.0 * double(done_) / double(total_), elapsed,
+               elapsed * double(total_ - done_) / double(std::max<int64_t>(done_, 1)));
+  }
+
+ private:
+  int64_t total_, done_ = 0;
+  std::chrono::steady_clock::time_point start_, last_;
 };
 
 void run(const SweepArgs& a) {
@@ -30,6 +65,14 @@ void run(const SweepArgs& a) {
   for (const auto& m : spec.models) shapes.push_back(load_model(m, a.spec + ": models"));
   std::vector<sim::HardwareProfile> profiles;
   for (const auto& p : spec.profiles) profiles.push_back(sim::load_profile(p));
+  const int64_t total = count_policies(spec, shapes);
+  if (total > a.max_policies)
+    throw std::invalid_argument(fmt::format(
+        "{}: the spec expands to {} policies to simulate (models x profiles x batch x seq x policies, search "
+        "candidates included), more than --max-policies {} allows (the default, {}, is about a minute of "
+        "simulation); pass --max-policies {} to run them all",
+        a.spec, total, a.max_policies, SweepArgs{}.max_policies, total));
+  Progress progress(total);
   const std::string commit = current_commit(), date = current_date_utc();
   sim::CycleOptions options;
   options.pageable = spec.pageable;
@@ -52,6 +95,7 @@ void run(const SweepArgs& a) {
             return r;
           };
           for (const auto& o : spec.policies) {
+            progress.advance(1);
             Policy p;
             sim::CycleResult c;
             try {
@@ -67,6 +111,7 @@ void run(const SweepArgs& a) {
           }
           for (const auto& space : spec.searches) {
             const auto r = sim::search_fastest(shapes[mi], batch, seq, profile, space, options);
+            progress.advance(int64_t(sim::enumerate_policies(space, shapes[mi].layers).size()));
             const std::string budget = space.gpu_mem_budget ? format_bytes(space.gpu_mem_budget) : "the card";
             if (!r.found) {
               fmt::print(stderr, "zo2 sweep: search on {} {} batch {} seq {}: none of {} policies fits {}\n",
@@ -93,6 +138,10 @@ void add_sweep_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("sweep", "simulate grids of models x policies x profiles and search policies");
   cmd->add_option("spec", args->spec, "sweep spec (JSON; see simulator/README.md)")->required();
   cmd->add_option("--out", args->out, "results CSV, one row per (configuration, metric); rows are appended (same header required)")->required();
+  cmd->add_option("--max-policies", args->max_policies,
+                  "refuse a spec that expands to more policies than this (the default is about a minute)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->callback([args] { run(*args); });
 }
 

@@ -19,6 +19,8 @@ Simulation simulate_run(SimulateArgs a) {
     if (a.pageable)
       for (auto& op : c.plans.back().ops) op.pinned = false;
     c.steps.push_back(sim::simulate(c.plans.back(), s.profile));
+    c.position.push_back(0);
+    c.length = 1;
   } else {
     ModelShape shape = load_model(a.model);
     if (a.layers > 0) {  // the engine's --layers: the first N blocks of the shape
@@ -54,9 +56,13 @@ nlohmann::json simulation_json(const Simulation& s) {
   j["seq"] = a.seq;
   j["pageable"] = a.pageable;
   j["policy"] = policy_to_json(c.plans.front().policy);
-  nlohmann::json steps = nlohmann::json::array();
-  for (const auto& r : c.steps) steps.push_back(r.seconds());
-  j["cycle_step_seconds"] = steps;
+  // Every step's time for cycles that can be read as a list; a longer one is summarized by the metrics alone.
+  j["cycle_steps"] = c.cycle_steps();
+  if (c.cycle_steps() <= sim::kMaxEventSteps) {
+    nlohmann::json steps = nlohmann::json::array();
+    c.for_each_step([&](const sim::SimResult& r, const Plan&) { steps.push_back(r.seconds()); });
+    j["cycle_step_seconds"] = steps;
+  }
   nlohmann::json gpu = nlohmann::json::object(), host = nlohmann::json::object();
   for (const auto& t : c.plans.front().memory.gpu) gpu[t.name] = t.bytes;
   for (const auto& t : c.plans.front().memory.host) host[t.name] = t.bytes;
