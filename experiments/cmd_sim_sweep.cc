@@ -28,7 +28,7 @@ struct SweepArgs {
 // What a sweep costs up front: one simulated cycle per (model, profile, batch, seq, policy), a search's every
 // candidate included. A policy takes some milliseconds (tens on the largest presets), so the default bound is about
 // a minute of simulation.
-int64_t count_policies(const SweepSpec& spec, const std::vector<ModelShape>& shapes) {
+int64_t count_policies(const sim::SweepSpec& spec, const std::vector<ModelShape>& shapes) {
   int64_t total = 0;
   for (const auto& shape : shapes) {
     int64_t per = int64_t(spec.policies.size());
