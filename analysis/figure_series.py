@@ -260,7 +260,7 @@ def describe_run(spec, run):
 
 
 def policy_map(zo2, spec=REPO / "experiments" / "specs" / "policy_map_175b.json"):
-    rows = zo2.sweep(spec)
+    rows = zo2.sweep(spec, max_policies=20000)  # the map's grid and four budgets' searches
     by = {}
     for r in rows:
         key = tuple(r[k] for k in ["card", "model"] + MATCH + ["gpu_mem_budget"])

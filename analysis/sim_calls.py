@@ -53,10 +53,12 @@ class Zo2:
             self._cache[key] = sum(op["elements"] for op in plan["ops"] if op["name"].startswith("zo+/"))
         return self._cache[key]
 
-    def sweep(self, spec):
-        """`zo2 sweep SPEC` -> its results rows (dicts)."""
+    def sweep(self, spec, max_policies=None):
+        """`zo2 sweep SPEC` -> its results rows (dicts); `max_policies` lifts the sweep's bound for a spec known to
+        be that large."""
         with tempfile.TemporaryDirectory() as tmp:
             out = pathlib.Path(tmp) / "sweep.csv"
-            self._run(["sweep", str(spec), "--out", str(out)])
+            extra = ["--max-policies", str(max_policies)] if max_policies else []
+            self._run(["sweep", str(spec), "--out", str(out)] + extra)
             with open(out, newline="") as f:
                 return list(csv.DictReader(f))

@@ -49,7 +49,12 @@ def csv_rows():
     rows = []
     for path in sorted(glob.glob(str(RESULTS / "*.csv"))):
         with open(path, newline="") as f:
-            for r in csv.DictReader(f):
+            reader = csv.DictReader(f)
+            # Results rows only: other CSVs under results/ (codec ratios, fuzz campaigns, task runs) have their own
+            # columns and feed no figure here.
+            if not {"card", "executor", "model", "metric", "value"} <= set(reader.fieldnames or []):
+                continue
+            for r in reader:
                 for k, v in DEFAULTS.items():
                     r[k] = r.get(k) or v
                 r["_file"] = os.path.basename(path)
