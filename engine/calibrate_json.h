@@ -51,6 +51,8 @@ struct CalibrationMeasurements {
   struct Block {
     std::string model;
     int64_t hidden = 0, ffn = 0, heads = 0;
+    std::string family = "opt";          // with kv_heads and head_dim, the rest of the block shape that keys the entry
+    int64_t kv_heads = 0, head_dim = 0;
     DType dtype = DType::f16;
     int64_t batch = 0, seq = 0;
     int64_t slab_bytes = 0, params = 0;
@@ -88,6 +90,7 @@ struct CalibrationMeasurements {
     int64_t batch = 0, seq = 0;
     double embed_seconds = 0, head_loss_seconds = 0, head_forward_flops = 0;
     int64_t hidden = 0, vocab = 0, proj = 0;  // the shape that keys the profile's model_timings entry
+    std::string family = "opt";
   };
   std::vector<ModelTiming> model_timings;  // the profile's model_timings (embed and head+loss of each model)
 };
@@ -184,7 +187,7 @@ inline nlohmann::json calibration_profile_json(const CalibrationMeasurements& m)
     const double compute = e->second.forward_seconds - 10 * m.launch_overhead_seconds;
     double value = compute > 0 ? e->second.forward_flops / (compute * g->second) : 1.0;
     value = std::clamp(value, 1e-6, 1.0);
-    eff[name] = d::number(value, fmt::format("derived: opt_block forward of the {} block shape in {}, batch {} seq {}: "
+    eff[name] = d::number(value, fmt::format("derived: model_block forward of the {} block shape in {}, batch {} seq {}: "
                                              "{:.4g} FLOP in {:.6g} s less 10 launches of {:.3g} s, over the {} GEMM "
                                              "rate {:.4g} FLOP/s (clamped to (0, 1]); {}",
                                              e->second.model, name, m.blocks.empty() ? 0 : m.blocks.front().batch,
@@ -221,10 +224,14 @@ inline nlohmann::json calibration_profile_json(const CalibrationMeasurements& m)
       throw std::invalid_argument(fmt::format("calibration: blocks[{}] ({}): field 'zo_fold_seconds': expected seconds > "
                                               "0 beside a folded resident loop, got {}",
                                               i, b.model, b.zo_fold_seconds));
-    json e = {{"hidden", b.hidden}, {"ffn", b.ffn}, {"heads", b.heads}, {"dtype", std::string(dtype_name(b.dtype))},
+    if (b.kv_heads <= 0 || b.head_dim <= 0)
+      throw std::invalid_argument(fmt::format("calibration: blocks[{}] ({}): expected kv_heads and head_dim > 0, got {}, "
+                                              "{}", i, b.model, b.kv_heads, b.head_dim));
+    json e = {{"family", b.family}, {"hidden", b.hidden}, {"ffn", b.ffn}, {"heads", b.heads},
+              {"kv_heads", b.kv_heads}, {"head_dim", b.head_dim}, {"dtype", std::string(dtype_name(b.dtype))},
               {"batch", b.batch}, {"seq", b.seq}, {"forward_seconds", b.forward_seconds},
               {"zo_update_seconds", b.zo_update_seconds}, {"zo_perturb_seconds", b.zo_perturb_seconds}};
-    std::string source = fmt::format("{} block (ParamSlab of block 0, normal(0, 0.02)): opt_block forward, zo_pass with "
+    std::string source = fmt::format("{} block (ParamSlab of block 0, normal(0, 0.02)): model_block forward, zo_pass with "
                                      "the pending update (zo_update) and without (zo_perturb){}, CUDA events",
                                      b.model, b.zo_fold_seconds > 0 ? ", the folded restore (zo_fold)" : "");
     if (b.zo_fold_seconds > 0) e["zo_fold_seconds"] = b.zo_fold_seconds;
@@ -249,11 +256,11 @@ inline nlohmann::json calibration_profile_json(const CalibrationMeasurements& m)
       throw std::invalid_argument(fmt::format("calibration: model_timings[{}] ({}): expected its shape (hidden, vocab, "
                                               "word_embed_proj_dim > 0), got {}, {}, {}",
                                               i, t.model, t.hidden, t.vocab, t.proj));
-    mt.push_back({{"hidden", t.hidden}, {"vocab_size", t.vocab}, {"word_embed_proj_dim", t.proj},
+    mt.push_back({{"family", t.family}, {"hidden", t.hidden}, {"vocab_size", t.vocab}, {"word_embed_proj_dim", t.proj},
                   {"dtype", std::string(dtype_name(t.dtype))}, {"batch", t.batch}, {"seq", t.seq},
                   {"embed_seconds", t.embed_seconds}, {"head_loss_seconds", t.head_loss_seconds},
-                  {"source", fmt::format("{} resident group (normal(0, 0.02)): opt_embed (embed_seconds) and "
-                                         "opt_causal_lm_loss (final norm, logits, fp32 loss: head_loss_seconds) on "
+                  {"source", fmt::format("{} resident group (normal(0, 0.02)): model_embed (embed_seconds) and "
+                                         "causal_lm_loss (final norm, logits, fp32 loss: head_loss_seconds) on "
                                          "random hidden states, CUDA events; {}",
                                          t.model, by)}});
   }

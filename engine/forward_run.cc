@@ -6,7 +6,7 @@
 
 #include "engine/io/npy.h"
 #include "engine/model_source.h"
-#include "engine/opt_forward.h"
+#include "engine/model_forward.h"
 
 namespace zo2 {
 
@@ -21,14 +21,15 @@ void run_forward(const std::string& model_arg, const std::filesystem::path& inpu
   if (ids.shape[1] > s.max_positions)
     throw std::runtime_error(fmt::format("{}: {} tokens per row exceed the model's {} positions", input_ids.string(),
                                          ids.shape[1], s.max_positions));
+  s.check_sequence(ids.shape[1], input_ids.string());
   for (size_t i = 0; i < ids.values.size(); ++i)
     if (ids.values[i] < 0 || ids.values[i] >= s.vocab_size)
       throw std::runtime_error(fmt::format("{}: token id {} at flat index {} is outside the vocabulary [0, {})",
                                            input_ids.string(), ids.values[i], i, s.vocab_size));
   at::Tensor input = at::from_blob(ids.values.data(), {ids.shape[0], ids.shape[1]}, at::kLong).to(device);
-  at::Tensor h = opt_embed(s, model.resident, input);
-  for (const auto& block : model.blocks) h = opt_block(s, block, h);
-  at::Tensor logits = opt_logits(s, model.resident, h).to(at::kFloat).cpu().contiguous();
+  at::Tensor h = model_embed(s, model.resident, input);
+  for (const auto& block : model.blocks) h = model_block(s, block, h);
+  at::Tensor logits = model_logits(s, model.resident, h).to(at::kFloat).cpu().contiguous();
   io::write_npy_float32(out, logits.data_ptr<float>(), {logits.size(0), logits.size(1), logits.size(2)});
 }
 

@@ -170,8 +170,10 @@ TEST_CASE("bad profile files: errors name the file, the field and the expected v
     j["model_timings"] = {model};
     const HardwareProfile p = parse_profile(j, "good.json");
     CHECK(p.block_timings.at(0).resident_block_seconds == 3e-3);
-    CHECK(p.find_model_timing(2048, 50272, 2048, DType::f16, 1, 2048)->head_loss_seconds == 1e-3);
-    CHECK(p.find_model_timing(2048, 50272, 512, DType::f16, 1, 2048) == nullptr);
+    ModelShape shape = zo2::model_preset("opt-1.3b");  // the record names no family: read as opt-1.3b's
+    CHECK(p.find_model_timing(shape, DType::f16, 1, 2048)->head_loss_seconds == 1e-3);
+    shape.word_embed_proj_dim = 512;
+    CHECK(p.find_model_timing(shape, DType::f16, 1, 2048) == nullptr);
     CHECK(profile_to_json(parse_profile(profile_to_json(p), "again")) == profile_to_json(p));
   }
   CHECK_THROWS_WITH(load_profile("no-such-card"),

@@ -1,0 +1,33 @@
+// The forward pass of any registered family, split the way the ZO2 schedule runs it: embeddings, one block, the head,
+// the loss. Each family's forward (engine/<name>_forward.cc) is registered by name (core/model_families.def); the
+// schedule, the calibration and zo2 forward call these entry points and never ask which family runs. Every function
+// takes the slab that holds its weights, so a resident slab and a streamed GPU slot run the same code.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+#include "core/model_shape.h"
+#include "engine/param_slab.h"
+
+namespace zo2 {
+
+// One family's forward: embeddings (input_ids int64 [B, T] -> hidden [B, T, hidden]), one decoder block (hidden ->
+// hidden) and the head (final norm, projection, logits [B, T, vocab]), all in the slab's dtype.
+struct FamilyForward {
+  at::Tensor (*embed)(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& input_ids);
+  at::Tensor (*block)(const ModelShape& shape, const ParamSlab& block, const at::Tensor& hidden);
+  at::Tensor (*logits)(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden);
+};
+// Throws std::invalid_argument naming the family when it has no registered forward.
+const FamilyForward& family_forward(const std::string& family);
+
+at::Tensor model_embed(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& input_ids);
+at::Tensor model_block(const ModelShape& shape, const ParamSlab& block, const at::Tensor& hidden);
+at::Tensor model_logits(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden);
+// HuggingFace's causal-LM loss with labels = input_ids: logits upcast to fp32, shifted inside, mean over B*(T-1).
+// Only the first T-1 positions' logits are computed (the last one has no label).
+at::Tensor causal_lm_loss(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden,
+                          const at::Tensor& input_ids);
+
+}  // namespace zo2
