@@ -15,9 +15,9 @@ namespace zo2 {
 
 struct HfConfigFields;
 
-// The plan's cost terms of one block forward (and the embedding's and head's launches), beside its FLOPs (ModelShape::block_forward_flops): the kernels it
-// launches and the activation elements it reads and writes per token (the roofline's memory traffic; a profile's
-// measured block timing replaces both).
+// The plan's cost terms of one block forward (and the embedding's and head's launches), beside its FLOPs
+// (ModelShape::block_forward_flops): the kernels it launches and the activation elements it reads and writes per
+// token (the roofline's memory traffic; a profile's measured block timing replaces both).
 struct BlockCostTerms {
   int kernels = 10;
   int64_t activation_elements_per_token = 0;

@@ -116,9 +116,13 @@ class Builder {
     const bool fold_resident = p_.folds(-1);
     int a = add_zo("zo+/resident", fold_resident ? OpKind::zo_perturb : OpKind::zo_update, -1, res_params,
                    2 * res_bytes, (fold_resident ? 1 : 2) * res_params, {});
-    int ep = add(make("embed/fwd+", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, cost.embed_kernels, +1), {a});
+    int ep = add(make("embed/fwd+", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, cost.embed_kernels,
+                          +1),
+                     {a});
     int b = add_zo("zo-/resident", OpKind::zo_minus, -1, res_params, 2 * res_bytes, res_params, {ep});
-    int em = add(make("embed/fwd-", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, cost.embed_kernels, -1), {b});
+    int em = add(make("embed/fwd-", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, cost.embed_kernels,
+                          -1),
+                     {b});
     int resident_restore = add_zo("zo=/resident", OpKind::zo_restore, -1, res_params, 2 * res_bytes, res_params, {em});
     int prev_plus = ep, prev_minus = em;
 
@@ -210,9 +214,11 @@ class Builder {
     int hz = add_zo("zo+/head", OpKind::zo_perturb, -1, res_params, 2 * res_bytes, res_params, {resident_restore});
     const double head_flops = s_.head_forward_flops(B_, T_);
     const int64_t head_mem = s_.vocab_size * s_.word_embed_proj_dim * elt + tokens_ * s_.vocab_size * (elt + 8);
-    int hp = add(make("head/fwd+", OpKind::head, Queue::compute, -1, head_flops, head_mem, cost.head_kernels, +1), {hz, prev_plus});
+    int hp = add(make("head/fwd+", OpKind::head, Queue::compute, -1, head_flops, head_mem, cost.head_kernels, +1),
+                 {hz, prev_plus});
     int hm = add_zo("zo-/head", OpKind::zo_minus, -1, res_params, 2 * res_bytes, res_params, {hp});
-    int hf = add(make("head/fwd-", OpKind::head, Queue::compute, -1, head_flops, head_mem, cost.head_kernels, -1), {hm, prev_minus});
+    int hf = add(make("head/fwd-", OpKind::head, Queue::compute, -1, head_flops, head_mem, cost.head_kernels, -1),
+                 {hm, prev_minus});
     if (!fold_resident) add_zo("zo=/head", OpKind::zo_restore, -1, res_params, 2 * res_bytes, res_params, {hf});
     const int loss = add(make("loss", OpKind::loss, Queue::host, -1, 0, 0, 0), {hp, hf});
 
