@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Results rows (experiments/results/*.csv) -> docs/RESULTS.md: every table generated from rows, nothing typed.
+"""Results rows (experiments/results/*.csv) -> docs/RESULTS.md: the newest row of every card and configuration, every
+table generated from rows, nothing typed (the history stays in the CSV files).
 
-The peer's numbers are TARGETS.md's (the project's shared targets page), kept below as data with that citation.
+The peer's numbers are rows too (experiments/results/peer_zo2.csv, executor peer-zo2, each with its source).
 """
 import argparse
 import glob
@@ -10,16 +11,10 @@ import os
 
 import pandas as pd
 
+import rows_latest
+import results_rows
 from results_rows import with_defaults
 
-# ../shared/TARGETS.md, measured 2026-11-27 on the same kinds of machine: the peer ZO2 (liangyuwang/zo2 4bca25c),
-# fp16, batch 1, sequence 2048. zo = whole model on the GPU, zo2 = every block offloaded; peak GPU = NVML used (MB).
-PEER = {
-    "NVIDIA H200": {"opt-1.3b": (19521, 13402, 3188), "opt-6.7b": (7349, 4236, 5074),
-                    "opt-13b": (3896, 2513, 6328), "opt-30b": (None, 1273, 8964)},
-    "NVIDIA H100 80GB HBM3": {"opt-1.3b": (23447, 12555, 3053), "opt-6.7b": (6299, 5337, 4939),
-                              "opt-13b": (3369, 3070, 6193), "opt-30b": (None, 1354, 8829)},
-}
 # What each validation file compares. validation_h200.csv uses simulator/profiles/h200-measured.json as committed
 # (calibrated at 20d9594); the others were written with the profile of their time, kept under its commit's name
 # (h200-8fe20b6.json, h200-e840671.json, h100-e39e8ae.json) or replaced: the record of that validation, not re-run. An empty memory
@@ -56,36 +51,53 @@ VALIDATION_NOTES = {
                                    "measured before the host loop ran on more than one thread. Memory is the "
                                    "comparison that holds there.",
 }
-POLICY = ["offload", "prefetch", "slots", "overlap", "wire", "master", "writeback", "prefetch_next", "fold_update",
-          "gpu_mem_budget"]
+# The policy columns but dtype (keyed beside the workload), from the knob table (analysis/knobs.json).
+POLICY = [c for c in results_rows.POLICY if c != "dtype"]
 KEY = ["card", "executor", "model", "batch", "seq", "dtype"] + POLICY
 
 
 def load(results_dir):
-    frames = []
-    for path in sorted(glob.glob(os.path.join(results_dir, "*.csv"))):
-        # Rows from before prefetch_next or fold_update: those columns read as off (results_rows.DEFAULTS).
-        df = with_defaults(pd.read_csv(path, dtype=str, keep_default_na=False))
-        df["file"] = os.path.basename(path)
-        frames.append(df)
-    rows = pd.concat(frames, ignore_index=True)
-    rows["value"] = pd.to_numeric(rows["value"], errors="coerce")
-    return rows
+    return rows_latest.load(results_dir)
 
 
 def latest(rows, **match):
-    """One row per configuration and commit (a commit's run is one machine), metrics as columns."""
+    """One row per card and configuration, from its newest commit (rows_latest's order), metrics as columns."""
     sel = rows
     for k, v in match.items():
         sel = sel[sel[k] == v]
+    sel = newest_commit(sel, KEY)
     wide = sel.pivot_table(index=KEY + ["commit"], columns="metric", values="value", aggfunc="last").reset_index()
     return wide.sort_values(["card", "model", "offload", "prefetch", "slots", "overlap", "writeback", "commit"])
 
 
+def newest_commit(sel, key):
+    """The rows of each key's newest commit (all of that commit's metrics, none of an older one's)."""
+    sel = rows_latest.newest_first_order(sel)
+    return sel[sel["commit"] == sel.groupby(key, sort=False)["commit"].transform("last")]
+
+
+def peer_numbers(rows):
+    """card -> model -> (zo tok/s, zo2 tok/s, zo2 NVML used MB) from the peer's rows of one source per card (the one
+    with the most rows: one machine, one call), fp16."""
+    out = {}
+    peer = rows[(rows.executor == "peer-zo2") & (rows["dtype"] == "fp16")]
+    for card in sorted(set(peer.card) - {""}):
+        src = rows_latest.by_source(peer[peer.card == card])[0]
+        src = rows_latest.newest(src, ["model", "offload"])
+
+        def get(model, offload, metric):
+            v = src[(src.model == model) & (src.offload == offload) & (src.metric == metric)]["value"]
+            return None if v.empty else int(v.iloc[-1])
+        out[card] = {m: (get(m, "none", "tokens_per_second"), get(m, "all", "tokens_per_second"),
+                         get(m, "all", "nvml_used_MB")) for m in sorted(set(src.model))}
+    return out
+
+
 def drop_if_off(df, *columns):
-    """Tables show a switch added later (prefetch_next, fold_update) only once some row has it on."""
+    """Tables show a knob added later (prefetch_next, fold_update, ...: results_rows.DEFAULTS) only once some row
+    differs from what rows before it ran."""
     for column in columns:
-        if column in df.columns and (df[column] == "off").all():
+        if column in df.columns and (df[column] == results_rows.DEFAULTS.get(column, "off")).all():
             df = df.drop(columns=[column])
     return df
 
@@ -121,11 +133,15 @@ def main():
     a = ap.parse_args()
     rows = load(a.results)
     cuda = rows[rows.executor == "cuda"]
+    peers = peer_numbers(rows)
     profiles = measured_profiles(a.profiles)
     parts = ["# Results", "",
              "Generated by `analysis/report.py` from the rows under `experiments/results/` (docs/METRICS.md defines "
-             "each metric). Every row names its commit, card and driver; numbers compare only within one card kind. "
-             "The peer's numbers are ../shared/TARGETS.md's, measured on the same kinds of machine; the peer's "
+             "each metric), one row per card and configuration: the newest (latest date, then the commit nearest "
+             "HEAD); the history is in the CSV files. Every row names its commit, card and driver; numbers compare "
+             "only within one card kind. Figures: docs/FIGURES.md. "
+             "The peer's numbers are experiments/results/peer_zo2.csv's (../shared/TARGETS.md's tables, each row "
+             "with its source), measured on the same kinds of machine; the peer's "
              "model is its own GPT with OPT block shapes (GELU, vocabulary 50304, untied head): the blocks move the "
              "same bytes, the resident group differs.", ""]
 
@@ -133,7 +149,7 @@ def main():
     res = latest(cuda, offload="none", dtype="fp16")
     t = []
     for _, r in res.iterrows():
-        peer = PEER.get(r.card, {}).get(r.model)
+        peer = peers.get(r.card, {}).get(r.model)
         t.append({"card": r.card, "model": r.model, "commit": r.commit, "fold update": r.fold_update,
                   "tok/s": f"{r.tokens_per_second:.0f}",
                   "step s": f"{r.step_seconds:.4f}", "peer zo tok/s": peer[0] if peer else "",
@@ -152,7 +168,7 @@ def main():
         one_way, concurrent, _ = profiles[r.card][1] if all_off else (0, 0, 0)
         up = r.link_bytes_per_step / (1 + 1 / k) if all_off else float("nan")
         bound = max(up / one_way, r.link_bytes_per_step / concurrent) if all_off else float("nan")
-        peer = PEER.get(r.card, {}).get(r.model.split(":")[0]) if all_off and ":" not in r.model else None
+        peer = peers.get(r.card, {}).get(r.model.split(":")[0]) if all_off and ":" not in r.model else None
         t.append({"card": r.card, "model": r.model, "commit": r.commit, "dtype": r["dtype"], "wire": r.wire,
                   "master": r.master, "offload": r.offload,
                   "prefetch": r.prefetch, "slots": r.slots, "overlap": r.overlap, "writeback": k,
@@ -178,7 +194,7 @@ def main():
     # Kernels.
     k = rows[rows.metric.str.startswith("zo_pass_")].copy()
     if len(k):
-        k = k.drop_duplicates(subset=["card", "commit", "dtype", "metric"], keep="last")
+        k = newest_commit(k, ["card", "dtype"])
         piv = k.pivot_table(index=["card", "commit", "dtype"], columns="metric", values="value", aggfunc="last")
         piv = piv.reset_index()
         # A resident step's three passes together (docs/METRICS.md): 3 copies' time over the passes' time.
@@ -196,6 +212,7 @@ def main():
     # A ZO pass beside a forward on a second stream.
     o = rows[rows.metric.str.startswith("overlap_")].copy()
     if len(o):
+        o = newest_commit(o, ["card", "dtype"])
         o["pass"] = o.metric.str.extract(r"overlap_(.+)_(?:forward_ms|zo_ms|sequential_ms|concurrent_ms|hidden_fraction)$")[0]
         o["what"] = o.metric.str.extract(r"_(forward_ms|zo_ms|sequential_ms|concurrent_ms|hidden_fraction)$")[0]
         piv = o.pivot_table(index=["card", "commit", "dtype", "pass"], columns="what", values="value", aggfunc="last")
@@ -205,21 +222,32 @@ def main():
                   md(piv.reset_index().round(3)), ""]
 
     # Validation.
+    # Validation: the current profile of each card (validation_<card>.csv) in full, earlier ones in one line each.
+    earlier = []
     for name in sorted(glob.glob(os.path.join(a.results, "validation_*.csv"))):
         v = with_defaults(pd.read_csv(name, dtype=str, keep_default_na=False))
         v["value"] = pd.to_numeric(v["value"])
         st = v[v.metric == "step_time_error"]["value"].abs()
         pm = v[v.metric == "peak_memory_error"]["value"].abs()
-        parts += [f"## Simulator validation: `{os.path.basename(name)}`", "",
-                  f"{len(st)} configurations; step time |error| median {st.median():.1%}, max {st.max():.1%}; "
-                  f"peak memory |error| median {pm.median():.1%}, max {pm.max():.1%}.", ""]
-        config = ["model", "dtype", "wire", "master", "offload", "prefetch", "slots", "overlap", "writeback",
-                  "prefetch_next", "fold_update"]
+        summary = (f"{len(st)} configurations; step time |error| median {st.median():.1%}, max {st.max():.1%}; "
+                   f"peak memory |error| median {pm.median():.1%}, max {pm.max():.1%}.")
+        if os.path.basename(name).count("_") > 1:
+            earlier.append(f"- `{os.path.basename(name)}`: {summary} "
+                           + VALIDATION_NOTES.get(os.path.basename(name), ""))
+            continue
+        parts += [f"## Simulator validation: `{os.path.basename(name)}`", "", summary, ""]
+        # Formats side by side, then the other knobs (a knob added to the table joins at the end; the budget only
+        # refuses plans).
+        shown = ["model", "dtype", "wire", "master"]
+        config = shown + [c for c in results_rows.POLICY if c not in shown and c != "gpu_mem_budget"]
         step = v[v.metric == "step_time_error"].set_index(config)["value"].map(lambda x: f"{x:+.1%}")
         mem = v[v.metric == "peak_memory_error"].set_index(config)["value"].map(lambda x: f"{x:+.2%}")
         table = pd.DataFrame({"step err": step}).join(pd.DataFrame({"memory err": mem}), how="left").fillna("")
         parts += [VALIDATION_NOTES.get(os.path.basename(name), ""), "",
-                  md(drop_if_off(table.reset_index(), "prefetch_next", "fold_update")), ""]
+                  md(drop_if_off(table.reset_index(), *results_rows.DEFAULTS)), ""]
+
+    if earlier:
+        parts += ["## Earlier simulator validations (profiles of their time)", ""] + earlier + [""]
 
     # Low-bit wire drift.
     d = rows[rows.metric.str.contains("drift")]
@@ -233,6 +261,7 @@ def main():
     # OPT-175B prediction.
     p = rows[(rows.executor == "sim") & (rows.model == "opt-175b") & (rows.offload != "")]
     if len(p):
+        p = newest_commit(p, ["card"] + POLICY)
         wide = p.pivot_table(index=["card", "commit"] + POLICY, columns="metric", values="value", aggfunc="last")
         wide = wide.reset_index()
         wide["peak GPU GB"] = (wide["peak_gpu_bytes"] / 1e9).round(2) if "peak_gpu_bytes" in wide else ""

@@ -1,14 +1,21 @@
 """The results CSV schema (core/results_csv.cc's columns, docs/METRICS.md) for the Python tools that write rows."""
 import csv
+import json
 import os
 import subprocess
 
-COLUMNS = ["commit", "date", "card", "driver", "executor", "model", "batch", "seq", "dtype", "offload", "prefetch",
-           "slots", "overlap", "wire", "master", "writeback", "prefetch_next", "fold_update", "gpu_mem_budget", "metric",
-           "value", "unit", "repeats", "min", "median", "max"]
-# Policy columns added after rows were written: the value a missing column (or an empty cell) stands for.
-# Rows from before --fold-update ran ZO2's order (the update pending until the next step): "off".
-DEFAULTS = {"prefetch_next": "off", "fold_update": "off"}
+# The knob table and the results columns as the zo2 binary states them (`zo2 knobs --format json`, committed as
+# analysis/knobs.json and checked against the binary by tests/simulator/test_knobs.cc).
+KNOBS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "knobs.json")
+with open(KNOBS_FILE) as _f:
+    _SCHEMA = json.load(_f)
+KNOBS = _SCHEMA["knobs"]                  # [{"name", "flag", "kind", "default", "legacy"?, "search", ...}] in order
+COLUMNS = _SCHEMA["result_columns"]       # core/results_csv.cc result_columns(), in order
+POLICY = [k["name"] for k in KNOBS]       # the policy columns, dtype ... gpu_mem_budget
+FLAG = {k["name"]: k["flag"] for k in KNOBS}
+# Policy columns added after rows were written: the value a missing column (or an empty cell) stands for, what those
+# runs did (rows from before --fold-update ran ZO2's order, the update pending until the next step: "off").
+DEFAULTS = {k["name"]: k["legacy"] for k in KNOBS if "legacy" in k}
 
 
 def with_defaults(df):

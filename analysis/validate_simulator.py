@@ -31,17 +31,14 @@ import pandas as pd  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
-# core/results_csv.cc result_columns(), in order.
-from results_rows import COLUMNS, current_commit, with_defaults  # noqa: E402  (the schema, once)
+# The schema, once: core/results_csv.cc result_columns() and the knob table (analysis/knobs.json).
+from results_rows import COLUMNS, FLAG, KNOBS, POLICY, current_commit, with_defaults  # noqa: E402
 # A measured configuration: the columns that select the simulated plan (card separates machines).
-CONFIG = ["card", "model", "batch", "seq", "dtype", "offload", "prefetch", "slots", "overlap", "wire", "master",
-          "writeback", "prefetch_next", "fold_update", "gpu_mem_budget"]
-# Results column -> `zo2 simulate` flag (an empty cell leaves the simulator's default).
-FLAGS = {"batch": "--batch", "seq": "--seq", "dtype": "--dtype", "offload": "--offload", "prefetch": "--prefetch",
-         "slots": "--slots", "overlap": "--overlap", "wire": "--wire", "master": "--master",
-         "writeback": "--writeback", "prefetch_next": "--prefetch-next", "fold_update": "--fold-update"}
-# fold_update is always passed: rows from before the column ran ZO2's pending order ("off", results_rows.DEFAULTS),
-# while `zo2 simulate` defaults to on.
+CONFIG = ["card", "model", "batch", "seq"] + POLICY
+# Results column -> `zo2 simulate` flag (an empty cell leaves the simulator's default). Every knob but the budget
+# (a budget only refuses plans; the measured one ran). Knobs with a legacy value (fold_update, ...) are always passed:
+# rows from before the column ran that (results_rows.DEFAULTS), which need not be the simulator's default.
+FLAGS = {"batch": "--batch", "seq": "--seq", **{k["name"]: k["flag"] for k in KNOBS if k["search"] != "budget"}}
 
 
 def fail(message):

@@ -46,12 +46,12 @@ BENCHMARK(BM_Opt175bSimulateOnly)->Unit(benchmark::kMicrosecond);
 void BM_TenThousandPolicies(benchmark::State& state) {
   const zo2::ModelShape shape = zo2::model_preset("opt-13b");
   zo2::sim::SearchSpace space;
-  space.prefetch = {0, 1, 2, 3, 4};
-  space.writeback = {1, 2, 4, 8, 16};
-  space.slots = {"reuse", "alloc"};
-  space.overlap = {"on", "off"};
-  space.wire = {"", "fp32", "fp8"};
-  space.master = {"", "fp32"};
+  space.grid.prefetch = {0, 1, 2, 3, 4};
+  space.grid.writeback = {1, 2, 4, 8, 16};
+  space.grid.slots = {"reuse", "alloc"};
+  space.grid.overlap = {"on", "off"};
+  space.grid.wire = {"", "fp32", "fp8"};
+  space.grid.master = {"", "fp32"};
   std::vector<zo2::Policy> policies = zo2::sim::enumerate_policies(space, shape.layers);
   policies.resize(std::min<size_t>(policies.size(), 10000));
   int64_t steps = 0;
@@ -59,7 +59,7 @@ void BM_TenThousandPolicies(benchmark::State& state) {
     steps = 0;
     for (const auto& p : policies) {
       const auto c = zo2::sim::simulate_cycle(shape, p, 1, 2048, profile());
-      steps += int64_t(c.steps.size());
+      steps += c.cycle_steps();
       benchmark::DoNotOptimize(c.mean_step_seconds());
     }
   }

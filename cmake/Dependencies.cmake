@@ -4,6 +4,16 @@ find_package(fmt REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(CLI11 REQUIRED)
 
+# Debian's CMake 3.25.1 FindCUDAToolkit marks CUDA::nvToolsExt deprecated without checking that the target exists
+# whenever the project requires 3.25 or newer, and CUDA 13 ships no nvToolsExt (NVTX 3 is header-only): configuring
+# stops there. Both finds of the toolkit (ours and LibTorch's) run as if 3.24 were required, which skips that line.
+macro(zo2_find_package_cuda_safe)
+  set(_zo2_min_required ${CMAKE_MINIMUM_REQUIRED_VERSION})
+  set(CMAKE_MINIMUM_REQUIRED_VERSION 3.24)
+  find_package(${ARGN})
+  set(CMAKE_MINIMUM_REQUIRED_VERSION ${_zo2_min_required})
+endmacro()
+
 set(ZO2_HAVE_CUDA OFF)
 if(ZO2_WITH_CUDA)
   include(CheckLanguage)
@@ -14,7 +24,7 @@ if(ZO2_WITH_CUDA)
     endif()
     enable_language(CUDA)
     set(CMAKE_CUDA_STANDARD 17)
-    find_package(CUDAToolkit REQUIRED)
+    zo2_find_package_cuda_safe(CUDAToolkit REQUIRED)
     set(ZO2_HAVE_CUDA ON)
   else()
     message(STATUS "zo2: no CUDA compiler found: CUDA kernels and the CUDA executor are skipped")
@@ -29,7 +39,7 @@ if(ZO2_WITH_TORCH)
   if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
     set(ENV{TORCH_CUDA_ARCH_LIST} "9.0")  # no GPU on build machines: name the target instead of probing
   endif()
-  find_package(Torch QUIET)
+  zo2_find_package_cuda_safe(Torch QUIET)
   if(Torch_FOUND)
     set(ZO2_HAVE_TORCH ON)
     # Torch's flags carry -D_GLIBCXX_USE_CXX11_ABI; everything links against one ABI.

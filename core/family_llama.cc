@@ -212,7 +212,10 @@ class LlamaFamily final : public RotaryDecoderFamily {
     if (f.boolean("attention_bias", false) || f.boolean("mlp_bias", false))
       throw std::invalid_argument(fmt::format("{}: fields 'attention_bias' / 'mlp_bias' = true are not supported "
                                               "(expected false)", f.where));
-    if (f.present("head_dim") && f.integer("head_dim", false, 0) * s.heads != s.hidden)
+    int64_t head_dim_times_heads = 0;  // checked: a huge head_dim must not wrap around to hidden_size
+    if (f.present("head_dim") &&
+        (__builtin_mul_overflow(f.integer("head_dim", false, 0), s.heads, &head_dim_times_heads) ||
+         head_dim_times_heads != s.hidden))
       throw std::invalid_argument(fmt::format("{}: field 'head_dim' must be hidden_size / num_attention_heads = {}",
                                               f.where, s.heads > 0 ? s.hidden / s.heads : 0));
   }

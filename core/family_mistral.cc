@@ -54,7 +54,10 @@ class MistralFamily final : public RotaryDecoderFamily {
   std::string architecture() const override { return "MistralForCausalLM"; }
   void read_family_fields(const HfConfigFields& f, ModelShape& s) const override {
     const int64_t head_dim = f.integer("head_dim", false, s.heads > 0 ? s.hidden / s.heads : 0);
-    s.head_size = s.heads > 0 && head_dim * s.heads == s.hidden ? 0 : head_dim;
+    int64_t head_dim_times_heads = 0;  // checked: a huge head_dim must not wrap around to hidden_size
+    const bool divides = s.heads > 0 && !__builtin_mul_overflow(head_dim, s.heads, &head_dim_times_heads) &&
+                         head_dim_times_heads == s.hidden;
+    s.head_size = divides ? 0 : head_dim;
     // MistralConfig's sliding_window defaults to 4096 when the field is absent; null is full attention.
     s.sliding_window = !f.c.contains("sliding_window") ? 4096 : f.integer("sliding_window", false, 0);
     if (s.sliding_window < 0 || (f.c.contains("sliding_window") && f.present("sliding_window") && s.sliding_window == 0))

@@ -50,7 +50,10 @@ class Qwen3Family final : public RotaryDecoderFamily {
   void read_family_fields(const HfConfigFields& f, ModelShape& s) const override {
     // Qwen3Config's head_dim defaults to 128, whatever hidden_size / num_attention_heads is.
     const int64_t head_dim = f.integer("head_dim", false, 128);
-    s.head_size = s.heads > 0 && head_dim * s.heads == s.hidden ? 0 : head_dim;
+    int64_t head_dim_times_heads = 0;  // checked: a huge head_dim must not wrap around to hidden_size
+    const bool divides = s.heads > 0 && !__builtin_mul_overflow(head_dim, s.heads, &head_dim_times_heads) &&
+                         head_dim_times_heads == s.hidden;
+    s.head_size = divides ? 0 : head_dim;
     s.attention_bias = f.boolean("attention_bias", false);
     if (f.boolean("use_sliding_window", false))
       throw std::invalid_argument(fmt::format("{}: field 'use_sliding_window' = true is not supported (sliding-window "

@@ -2,6 +2,7 @@
 #include "core/json_file.h"
 
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -14,9 +15,15 @@ namespace zo2 {
 nlohmann::json read_json_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error(fmt::format("{}: cannot open (does it exist?)", path.string()));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_json_text(text.str(), path);
+}
+
+nlohmann::json parse_json_text(std::string_view text, const std::filesystem::path& path) {
   try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number beyond a double
     throw std::runtime_error(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
   }
 }

@@ -2,6 +2,7 @@
 // registry); what differs is asked of the shape's family description (core/model_family.h).
 #include "core/model_shape.h"
 
+#include <limits>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -60,6 +61,30 @@ void ModelShape::validate(const std::string& where) const {
   positive(ffn, "ffn_dim");
   positive(max_positions, "max_position_embeddings");
   positive(word_embed_proj_dim, "word_embed_proj_dim");
+  // Every user multiplies these out (parameter counts, byte counts, offsets into a slab): each dimension at most
+  // 2^32 and the parameter count, at up to 16 bytes per parameter, within a 64-bit byte count.
+  constexpr int64_t kMaxDim = int64_t(1) << 32;
+  auto bounded = [&](int64_t v, const char* field) {
+    if (v > kMaxDim)
+      throw std::invalid_argument(fmt::format("{}: field '{}' is {}, more than 2^32 = {}", where, field, v, kMaxDim));
+  };
+  bounded(vocab_size, "vocab_size");
+  bounded(hidden, "hidden_size");
+  bounded(layers, "num_hidden_layers");
+  bounded(heads, "num_attention_heads");
+  bounded(ffn, "ffn_dim");
+  bounded(max_positions, "max_position_embeddings");
+  bounded(word_embed_proj_dim, "word_embed_proj_dim");
+  bounded(head_size, "head_dim");
+  if (head_size < 0)
+    throw std::invalid_argument(fmt::format("{}: field 'head_dim' must be positive, got {}", where, head_size));
+  if (kv_heads < 0 || kv_heads > heads)  // before the tensor shapes below multiply it out (same message as LLaMA's)
+    throw std::invalid_argument(fmt::format("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}",
+                                            where, heads, kv_heads));
+  int64_t query_width = 0;  // heads x head_dim, a tensor dimension below: bounded like the others
+  if (__builtin_mul_overflow(heads, head_dim(), &query_width) || query_width > kMaxDim)
+    throw std::invalid_argument(fmt::format("{}: num_attention_heads {} x head_dim {} is more than 2^32 = {}", where,
+                                            heads, head_dim(), kMaxDim));
   const ModelFamily* f = nullptr;
   for (const ModelFamily* candidate : model_families())
     if (candidate->name() == family) f = candidate;
@@ -69,6 +94,23 @@ void ModelShape::validate(const std::string& where) const {
     throw std::invalid_argument(fmt::format("{}: model family '{}' is not supported (expected one of: {})", where,
                                             family, fmt::join(names, ", ")));
   }
+  constexpr int64_t kMaxParams = std::numeric_limits<int64_t>::max() / 16;
+  auto checked_sum = [&](const std::vector<TensorSpec>& tensors) {
+    int64_t total = 0;
+    for (const auto& t : tensors) {
+      int64_t n = 1;
+      for (int64_t d : t.shape)
+        if (__builtin_mul_overflow(n, d, &n) || n > kMaxParams) return kMaxParams + 1;
+      if (__builtin_add_overflow(total, n, &total) || total > kMaxParams) return kMaxParams + 1;
+    }
+    return total;
+  };
+  int64_t all_blocks = 0, total = 0;
+  if (__builtin_mul_overflow(checked_sum(block_tensors()), layers, &all_blocks) ||
+      __builtin_add_overflow(all_blocks, checked_sum(resident_tensors()), &total) || total > kMaxParams)
+    throw std::invalid_argument(fmt::format("{}: the shape has more than 2^59 parameters (hidden_size {}, ffn_dim {}, "
+                                            "num_hidden_layers {}, vocab_size {})", where, hidden, ffn, layers,
+                                            vocab_size));
   f->validate(*this, where);
 }
 

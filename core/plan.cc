@@ -24,6 +24,27 @@ std::string_view queue_name(Queue q) {
   return "?";
 }
 
+Stream stream_of(Queue q) {
+  switch (q) {
+    case Queue::h2d: return Stream::h2d;
+    case Queue::d2h: return Stream::d2h;
+    case Queue::host_update: return Stream::host_worker;
+    case Queue::compute:
+    case Queue::host: return Stream::compute;
+  }
+  return Stream::compute;
+}
+
+std::string_view stream_name(Stream s) {
+  switch (s) {
+    case Stream::h2d: return "the h2d stream";
+    case Stream::compute: return "the compute stream";
+    case Stream::d2h: return "the d2h stream";
+    case Stream::host_worker: return "the host worker pool";
+  }
+  return "?";
+}
+
 std::string_view op_kind_name(OpKind k) {
   switch (k) {
     case OpKind::upload: return "upload";
@@ -59,6 +80,21 @@ bool writeback_due(int64_t layer, int64_t step, int64_t writeback) {
 // Bounded by the step index: before step 0 nothing happened, so the first steps have fewer updates to replay.
 int64_t replays_due(int64_t layer, int64_t step, int64_t writeback) {
   return std::min((step + layer) % writeback, step);
+}
+
+// Each missed step is replayed exactly as it ran (update with +eps, -2eps, +eps): three read-modify-write passes
+// and four z per element, over the copy that holds the block's parameters on the GPU (the wire buffer when its
+// format differs from the compute format: it must keep the exact values it will copy back).
+ReplayCounts::ReplayCounts(const Plan& plan)
+    : authority_bytes(plan.policy.wire == plan.policy.dtype ? plan.compute_block_bytes : plan.wire_block_bytes),
+      block_params(plan.shape.block_params()) {}
+
+void ReplayCounts::set(Op& op, int64_t updates) const {
+  op.mem_bytes = 3 * updates * 2 * authority_bytes;
+  op.kernels = int(3 * updates);
+  op.rng_samples = 4 * updates * block_params;
+  op.elements = block_params;
+  op.updates = updates;
 }
 
 int Plan::find(std::string_view name) const {
@@ -144,10 +180,8 @@ class Builder {
         if (r > 0) {
           // Each missed step is replayed exactly as it ran (update with +eps, -2eps, +eps), so the result stays
           // bitwise the resident one: three read-modify-write passes and four z per element per missed step.
-          Op op = make("replay/" + tag, OpKind::replay, Queue::compute, l, 0, 3 * r * 2 * authority_bytes(), int(3 * r));
-          op.rng_samples = 4 * r * block_params_;
-          op.elements = block_params_;
-          op.updates = r;
+          Op op = make("replay/" + tag, OpKind::replay, Queue::compute, l, 0, 0, 0);
+          ReplayCounts(plan_).set(op, r);
           op.slot = slot;
           op.prev_deps = std::move(first_prev_deps);
           first_prev_deps.clear();
@@ -272,10 +306,6 @@ class Builder {
     op.slot = slot;
     return add(op, std::move(deps));
   }
-
-  // Bytes of the copy that holds a block's parameters on the GPU: the wire buffer when the GPU writes back (it must
-  // keep the exact values it will copy back), else the compute buffer.
-  int64_t authority_bytes() const { return p_.wire == p_.dtype ? compute_bytes_ : wire_bytes_; }
 
   // Device bytes a ZO pass reads and writes. Same formats: read and write the slab once. A wire buffer that differs
   // from the compute format: the GPU updates the wire copy and writes a compute-format copy for the forward; with the

@@ -19,6 +19,15 @@ enum class Queue : uint8_t { h2d, compute, d2h, host, host_update };
 constexpr int kQueueCount = 5;
 std::string_view queue_name(Queue q);
 
+// Where a queue's ops run, the one mapping every executor reads (the CUDA executor's streams, the simulator's
+// in-order lanes): h2d, compute and d2h are GPU streams; the host queue's ops (alloc, free, the loss read) run on the
+// host as they are enqueued and record their completion on the compute stream, so they take their place in its
+// order; host_update runs on the host worker pool, beside the enqueueing thread.
+enum class Stream : uint8_t { h2d, compute, d2h, host_worker };
+constexpr int kStreamCount = 4;
+Stream stream_of(Queue q);
+std::string_view stream_name(Stream s);
+
 enum class OpKind : uint8_t {
   upload,       // h2d/L07: host slab -> GPU slot, wire format
   zo_update,    // zo+/L07, zo+/resident: pending update (g_prev * z_prev + wd) and +eps z
@@ -121,5 +130,13 @@ AllocLive alloc_live(const Plan& plan);
 // excluding the latest (applied by zo+).
 int64_t replays_due(int64_t layer, int64_t step, int64_t writeback);
 bool writeback_due(int64_t layer, int64_t step, int64_t writeback);
+
+// The counts of a replay op (OpKind::replay) of `updates` missed steps of one of a plan's offloaded blocks: the one
+// definition the builder and the simulator's write-back cycle (which prices the same op at other counts) share.
+struct ReplayCounts {
+  explicit ReplayCounts(const Plan& plan);  // reads the plan's shape, policy and block bytes
+  void set(Op& op, int64_t updates) const;
+  int64_t authority_bytes = 0, block_params = 0;
+};
 
 }  // namespace zo2

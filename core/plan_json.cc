@@ -74,6 +74,22 @@ T field(const json& j, const char* name, const std::string& where, const char* e
   }
 }
 
+// An optional field: `fallback` when absent (plans written before the field existed), else as field().
+template <typename T>
+T optional_field(const json& j, const char* name, T fallback, const std::string& where, const char* expected) {
+  if (!j.is_object()) throw std::invalid_argument(fmt::format("{}: expected an object, got {}", where, j.dump()));
+  return j.contains(name) ? field<T>(j, name, where, expected) : fallback;
+}
+
+// Op sizes and counts: the simulator turns them into durations, so they must be non-negative.
+template <typename T>
+T count_field(const json& j, const char* name, const std::string& where) {
+  const T v = optional_field<T>(j, name, T(0), where, "a non-negative number");
+  if (!(v >= 0))
+    throw std::invalid_argument(fmt::format("{}: field '{}': expected a non-negative number, got {}", where, name, v));
+  return v;
+}
+
 OpKind parse_kind(const std::string& s, const std::string& where) {
   for (int k = 0; k <= int(OpKind::loss); ++k)
     if (op_kind_name(OpKind(k)) == s) return OpKind(k);
@@ -92,9 +108,10 @@ std::vector<MemoryTerm> terms_from_json(const json& a, const std::string& where)
   if (!a.is_array()) throw std::invalid_argument(fmt::format("{}: expected an array of memory terms", where));
   for (size_t i = 0; i < a.size(); ++i) {
     const std::string w = fmt::format("{}[{}]", where, i);
-    const std::string live = a[i].value("live", std::string("always"));  // plans written before terms had it
+    // "live": plans written before terms had it are always live.
+    const std::string live = optional_field<std::string>(a[i], "live", "always", w, "a string");
     out.push_back({field<std::string>(a[i], "name", w, "a string"), field<int64_t>(a[i], "bytes", w, "an integer"),
-                   a[i].value("what", std::string()), parse_live(live, w)});
+                   optional_field<std::string>(a[i], "what", "", w, "a string"), parse_live(live, w)});
   }
   return out;
 }
@@ -110,7 +127,8 @@ Plan plan_from_json(const json& j, const std::string& where) {
   p.batch = field<int64_t>(j, "batch", where, "an integer");
   p.seq = field<int64_t>(j, "seq", where, "an integer");
   p.step = field<int64_t>(j, "step", where, "an integer");
-  p.continues = j.value("continues", false);  // plans written before --prefetch-next existed start fresh
+  // Plans written before --prefetch-next existed start fresh.
+  p.continues = optional_field<bool>(j, "continues", false, where, "true or false");
   p.slot_count = field<int>(j, "slot_count", where, "an integer");
   p.slot_bytes = field<int64_t>(j, "slot_bytes", where, "an integer");
   p.wire_block_bytes = field<int64_t>(j, "wire_block_bytes", where, "an integer");
@@ -127,22 +145,22 @@ Plan plan_from_json(const json& j, const std::string& where) {
     op.name = field<std::string>(o, "name", w, "a string");
     op.kind = parse_kind(field<std::string>(o, "kind", w, "a string"), w);
     op.queue = parse_queue(field<std::string>(o, "queue", w, "a string"), w);
-    op.layer = o.value("layer", int64_t(-1));
-    op.slot = o.value("slot", -1);
-    op.link_bytes = o.value("link_bytes", int64_t(0));
-    op.flops = o.value("flops", 0.0);
-    op.mem_bytes = o.value("mem_bytes", int64_t(0));
-    op.rng_samples = o.value("rng_samples", int64_t(0));
-    op.elements = o.value("elements", int64_t(0));
-    op.kernels = o.value("kernels", 0);
-    op.pass = o.value("pass", 0);
-    op.updates = o.value("updates", int64_t(0));
-    op.pinned = o.value("pinned", true);
+    op.layer = optional_field<int64_t>(o, "layer", -1, w, "an integer");
+    op.slot = optional_field<int>(o, "slot", -1, w, "an integer");
+    op.link_bytes = count_field<int64_t>(o, "link_bytes", w);
+    op.flops = count_field<double>(o, "flops", w);
+    op.mem_bytes = count_field<int64_t>(o, "mem_bytes", w);
+    op.rng_samples = count_field<int64_t>(o, "rng_samples", w);
+    op.elements = count_field<int64_t>(o, "elements", w);
+    op.kernels = count_field<int>(o, "kernels", w);
+    op.pass = optional_field<int>(o, "pass", 0, w, "an integer");
+    op.updates = count_field<int64_t>(o, "updates", w);
+    op.pinned = optional_field<bool>(o, "pinned", true, w, "true or false");
     op.deps = field<std::vector<int>>(o, "deps", w, "an array of earlier op indices");
     for (int d : op.deps)
       if (d < 0 || size_t(d) >= i)
         throw std::invalid_argument(fmt::format("{}: field 'deps': {} is not the index of an earlier op", w, d));
-    op.next_step = o.value("next_step", false);
+    op.next_step = optional_field<bool>(o, "next_step", false, w, "true or false");
     if (o.contains("prev_deps")) {
       op.prev_deps = field<std::vector<int>>(o, "prev_deps", w, "an array of op indices of the previous step's plan");
       for (int d : op.prev_deps)
@@ -174,13 +192,8 @@ static std::string deps_text(const Op& op) {
 }
 
 std::string plan_table(const Plan& p) {
-  std::string s = fmt::format("plan: {} layers, offload {}, prefetch {}, slots {} x {} B ({}), overlap {}, dtype {}, "
-                              "wire {}, master {}, writeback {}, prefetch-next {}, fold-update {}, step {}{}, batch {}, seq {}\n",
-                              p.shape.layers, format_offload(p.policy.offload), p.policy.prefetch, p.slot_count,
-                              p.slot_bytes, slot_mode_name(p.policy.slots), p.policy.overlap ? "on" : "off",
-                              dtype_name(p.policy.dtype), dtype_name(p.policy.wire), dtype_name(p.policy.master),
-                              p.policy.writeback, p.policy.prefetch_next ? "on" : "off",
-                              p.policy.fold_update ? "on" : "off", p.step,
+  std::string s = fmt::format("plan: {} layers, {}, slot count {} x {} B, step {}{}, batch {}, seq {}\n",
+                              p.shape.layers, policy_summary(p.policy), p.slot_count, p.slot_bytes, p.step,
                               p.continues ? " (continues the previous step's plan: deps p<i> are its ops)" : "",
                               p.batch, p.seq);
   s += fmt::format("{:>5}  {:<16} {:<12} {:>4}  {:>14}  {:>12}  {:>14}  {}\n", "#", "op", "queue", "slot", "link bytes",

@@ -1,6 +1,7 @@
 // Policy parsing, validation and JSON form.
 #include "core/policy.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <stdexcept>
@@ -9,8 +10,6 @@
 #include <nlohmann/json.hpp>
 
 namespace zo2 {
-
-std::string_view slot_mode_name(SlotMode m) { return m == SlotMode::reuse ? "reuse" : "alloc"; }
 
 int64_t Policy::offloaded_count() const {
   int64_t n = 0;
@@ -26,14 +25,68 @@ bool at_least_as_precise(DType a, DType b) {
 
 bool Policy::gpu_writes_back() const { return at_least_as_precise(wire, master); }
 
+namespace {
+
+template <typename T>
+struct IsCount : std::false_type {};
+template <int64_t Min>
+struct IsCount<knob::Count<Min>> : std::true_type {};
+
+// The range each kind's value must lie in (a Policy edited by hand is checked as one resolved from options).
+template <typename Kind>
+void check_range(const typename Kind::Value& v, std::string_view flag) {
+  if constexpr (IsCount<Kind>::value) {
+    if (v < Kind::min) throw std::invalid_argument(fmt::format("{}: expected an integer >= {}, got {}", flag, Kind::min, v));
+  } else if constexpr (std::is_same_v<Kind, knob::Bytes>) {
+    if (v < 0) throw std::invalid_argument(fmt::format("{}: expected bytes >= 0, got {}", flag, v));
+  }
+}
+
+// JSON: counts and byte counts as integers, everything else as the flag's text.
+template <typename Kind>
+nlohmann::json value_json(const typename Kind::Value& v) {
+  if constexpr (std::is_same_v<typename Kind::Value, int64_t>) return v;
+  else return Kind::text(v);
+}
+
+template <typename Kind>
+typename Kind::Option option_of_value(const typename Kind::Value& v) {
+  if constexpr (std::is_same_v<typename Kind::Option, int64_t>) return v;
+  else return Kind::text(v);
+}
+
+// One option value from JSON; errors name `where` and the field. Switches take a JSON boolean too, byte counts an
+// integer.
+template <typename Kind>
+typename Kind::Option option_from_json_value(const nlohmann::json& v, const std::string& where, const std::string& field) {
+  if constexpr (Kind::integer) {
+    if (!v.is_number_integer())
+      throw std::invalid_argument(fmt::format("{}: field '{}' must be an integer, got {}", where, field, v.dump()));
+    return v.get<int64_t>();
+  } else {
+    if constexpr (std::is_same_v<Kind, knob::Switch>)
+      if (v.is_boolean()) return v.get<bool>() ? "on" : "off";
+    if constexpr (std::is_same_v<Kind, knob::Bytes>)
+      if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+    if (!v.is_string())
+      throw std::invalid_argument(fmt::format("{}: field '{}' must be a string, got {}", where, field, v.dump()));
+    return v.get<std::string>();
+  }
+}
+
+std::string knob_names() {
+  std::string out;
+  for (const auto& k : policy_knobs()) out += (out.empty() ? "" : ", ") + std::string(k.name);
+  return out;
+}
+
+}  // namespace
+
 void Policy::validate() const {
   if (offload.empty()) throw std::invalid_argument("policy: the model has no layers");
-  if (prefetch < 0)
-    throw std::invalid_argument(fmt::format("--prefetch: expected an integer >= 0, got {}", prefetch));
-  if (writeback < 1)
-    throw std::invalid_argument(fmt::format("--writeback: expected an integer >= 1, got {}", writeback));
-  if (gpu_mem_budget < 0)
-    throw std::invalid_argument(fmt::format("--gpu-mem-budget: expected bytes >= 0, got {}", gpu_mem_budget));
+#define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) check_range<Kind>(name, flag);
+  ZO2_POLICY_KNOBS(ZO2_X)
+#undef ZO2_X
   if (dtype == DType::fp8_e4m3)
     throw std::invalid_argument("--dtype: fp8 is not a compute format (expected fp32, bf16 or fp16)");
   if (master == DType::fp8_e4m3)
@@ -177,112 +230,121 @@ int64_t parse_bytes(std::string_view text, std::string_view what) {
   return int64_t(std::llround(value * scale));
 }
 
-static SlotMode parse_slots(std::string_view s) {
-  if (s == "reuse") return SlotMode::reuse;
-  if (s == "alloc") return SlotMode::alloc;
-  throw std::invalid_argument(fmt::format("--slots: '{}' is not a slot mode (expected reuse or alloc)", s));
-}
-
-static bool parse_on_off(std::string_view s, std::string_view what) {
-  if (s == "on" || s == "true" || s == "1") return true;
-  if (s == "off" || s == "false" || s == "0") return false;
-  throw std::invalid_argument(fmt::format("{}: '{}' is not a switch (expected on or off)", what, s));
-}
-
 Policy resolve_policy(const PolicyOptions& o, int64_t layers) {
   if (layers <= 0) throw std::invalid_argument(fmt::format("policy: the model has {} layers", layers));
   Policy p;
-  p.offload = parse_offload(o.offload, layers);
-  p.prefetch = o.prefetch;
-  p.slots = parse_slots(o.slots);
-  p.overlap = parse_on_off(o.overlap, "--overlap");
-  p.dtype = parse_dtype(o.dtype, "--dtype");
-  p.wire = o.wire.empty() ? p.dtype : parse_dtype(o.wire, "--wire");
-  p.master = o.master.empty() ? p.dtype : parse_dtype(o.master, "--master");
-  p.writeback = o.writeback;
-  p.gpu_mem_budget = parse_bytes(o.gpu_mem_budget, "--gpu-mem-budget");
-  p.prefetch_next = parse_on_off(o.prefetch_next, "--prefetch-next");
-  p.fold_update = parse_on_off(o.fold_update, "--fold-update");
+  const knob::Context c{layers, &p};
+#define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) p.name = Kind::parse(o.name, c, flag);
+  ZO2_POLICY_KNOBS(ZO2_X)
+#undef ZO2_X
   p.validate();
   return p;
 }
 
 nlohmann::json policy_to_json(const Policy& p) {
-  return nlohmann::json{{"offload", format_offload(p.offload)},
-                        {"prefetch", p.prefetch},
-                        {"slots", std::string(slot_mode_name(p.slots))},
-                        {"overlap", p.overlap ? "on" : "off"},
-                        {"dtype", std::string(dtype_name(p.dtype))},
-                        {"wire", std::string(dtype_name(p.wire))},
-                        {"master", std::string(dtype_name(p.master))},
-                        {"writeback", p.writeback},
-                        {"gpu_mem_budget", p.gpu_mem_budget},
-                        {"prefetch_next", p.prefetch_next ? "on" : "off"},
-                        {"fold_update", p.fold_update ? "on" : "off"}};
+  nlohmann::json j = nlohmann::json::object();
+#define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) j[#name] = value_json<Kind>(p.name);
+  ZO2_POLICY_KNOBS(ZO2_X)
+#undef ZO2_X
+  return j;
 }
 
 PolicyOptions policy_options_of(const Policy& p) {
   PolicyOptions o;
-  o.offload = format_offload(p.offload);
-  o.prefetch = p.prefetch;
-  o.slots = std::string(slot_mode_name(p.slots));
-  o.overlap = p.overlap ? "on" : "off";
-  o.dtype = std::string(dtype_name(p.dtype));
-  o.wire = std::string(dtype_name(p.wire));
-  o.master = std::string(dtype_name(p.master));
-  o.writeback = p.writeback;
-  o.gpu_mem_budget = std::to_string(p.gpu_mem_budget);
-  o.prefetch_next = p.prefetch_next ? "on" : "off";
-  o.fold_update = p.fold_update ? "on" : "off";
+#define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) o.name = option_of_value<Kind>(p.name);
+  ZO2_POLICY_KNOBS(ZO2_X)
+#undef ZO2_X
   return o;
 }
 
-PolicyOptions policy_options_from_json(const nlohmann::json& j, const std::string& where) {
+std::vector<std::pair<std::string, std::string>> policy_fields(const Policy& p) {
+  std::vector<std::pair<std::string, std::string>> out;
+#define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) out.emplace_back(#name, Kind::text(p.name));
+  ZO2_POLICY_KNOBS(ZO2_X)
+#undef ZO2_X
+  return out;
+}
+
+std::string policy_summary(const Policy& p) {
+  std::string out;
+  const auto fields = policy_fields(p);
+  for (size_t i = 0; i < fields.size(); ++i)
+    out += fmt::format("{}{} {}", i ? ", " : "", policy_knobs()[i].flag.substr(2), fields[i].second);
+  return out;
+}
+
+static void check_fields(const nlohmann::json& j, const std::string& where, const std::vector<std::string>& skip) {
   if (!j.is_object()) throw std::invalid_argument(fmt::format("{}: expected an object of policy fields", where));
-  PolicyOptions o;
-  auto str = [&](const char* field, std::string& out) {
-    if (!j.contains(field)) return;
-    if (!j[field].is_string())
-      throw std::invalid_argument(fmt::format("{}: field '{}' must be a string, got {}", where, field, j[field].dump()));
-    out = j[field].get<std::string>();
-  };
-  auto integer = [&](const char* field, int64_t& out) {
-    if (!j.contains(field)) return;
-    if (!j[field].is_number_integer())
-      throw std::invalid_argument(fmt::format("{}: field '{}' must be an integer, got {}", where, field, j[field].dump()));
-    out = j[field].get<int64_t>();
-  };
   for (auto it = j.begin(); it != j.end(); ++it) {
-    static const char* known[] = {"offload", "prefetch",  "slots",          "overlap",      "dtype",
-                                  "wire",    "master",    "writeback",      "gpu_mem_budget", "prefetch_next",
-                                  "fold_update"};
-    bool ok = false;
-    for (const char* k : known) ok = ok || it.key() == k;
+    bool ok = std::find(skip.begin(), skip.end(), it.key()) != skip.end();
+    for (const auto& k : policy_knobs()) ok = ok || it.key() == k.name;
     if (!ok)
-      throw std::invalid_argument(fmt::format(
-          "{}: unknown policy field '{}' (expected offload, prefetch, slots, overlap, dtype, wire, master, writeback, "
-          "gpu_mem_budget, prefetch_next, fold_update)",
-          where, it.key()));
+      throw std::invalid_argument(
+          fmt::format("{}: unknown policy field '{}' (expected {})", where, it.key(), knob_names()));
   }
-  str("offload", o.offload);
-  integer("prefetch", o.prefetch);
-  str("slots", o.slots);
-  // The switches take on/off or a JSON boolean.
-  auto on_off = [&](const char* field, std::string& out) {
-    if (j.contains(field) && j[field].is_boolean()) out = j[field].get<bool>() ? "on" : "off";
-    else str(field, out);
-  };
-  on_off("overlap", o.overlap);
-  on_off("prefetch_next", o.prefetch_next);
-  on_off("fold_update", o.fold_update);
-  str("dtype", o.dtype);
-  str("wire", o.wire);
-  str("master", o.master);
-  integer("writeback", o.writeback);
-  if (j.contains("gpu_mem_budget") && j["gpu_mem_budget"].is_number_integer())
-    o.gpu_mem_budget = std::to_string(j["gpu_mem_budget"].get<int64_t>());
-  else str("gpu_mem_budget", o.gpu_mem_budget);
+}
+
+PolicyOptions policy_options_from_json(const nlohmann::json& j, const std::string& where) {
+  check_fields(j, where, {});
+  PolicyOptions o;
+#define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) \
+  if (j.contains(#name)) o.name = option_from_json_value<Kind>(j[#name], where, #name);
+  ZO2_POLICY_KNOBS(ZO2_X)
+#undef ZO2_X
   return o;
+}
+
+PolicyGrid search_defaults() {
+  PolicyGrid g;
+#define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) \
+  g.name = std::vector<Kind::Option> ZO2_KNOB_LIST tried;
+  ZO2_POLICY_KNOBS(ZO2_X)
+#undef ZO2_X
+  return g;
+}
+
+PolicyGrid policy_grid_from_json(const nlohmann::json& j, const std::string& where, const std::vector<std::string>& skip) {
+  check_fields(j, where, skip);
+  PolicyGrid g;
+  auto list = [&](const char* field, auto& out, auto&& one) {
+    if (!j.contains(field)) return;
+    const nlohmann::json& v = j[field];
+    out.clear();
+    if (!v.is_array()) {
+      out.push_back(one(v, std::string(field)));
+      return;
+    }
+    if (v.empty())
+      throw std::invalid_argument(fmt::format("{}: field '{}': expected a non-empty list of values, got []", where, field));
+    for (size_t i = 0; i < v.size(); ++i) out.push_back(one(v[i], fmt::format("{}[{}]", field, i)));
+  };
+#define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried)                          \
+  list(#name, g.name, [&](const nlohmann::json& v, const std::string& f) {                            \
+    return option_from_json_value<Kind>(v, where, f);                                                 \
+  });
+  ZO2_POLICY_KNOBS(ZO2_X)
+#undef ZO2_X
+  return g;
+}
+
+void for_each_policy_options(const PolicyGrid& grid, const PolicyOptions& base,
+                             const std::function<void(const PolicyOptions&)>& fn) {
+  // One axis per knob with values: its size and how to set value i.
+  std::vector<std::pair<size_t, std::function<void(PolicyOptions&, size_t)>>> axes;
+#define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) \
+  if (!grid.name.empty())                                                   \
+    axes.emplace_back(grid.name.size(), [&grid](PolicyOptions& o, size_t i) { o.name = grid.name[i]; });
+  ZO2_POLICY_KNOBS(ZO2_X)
+#undef ZO2_X
+  std::vector<size_t> index(axes.size(), 0);
+  PolicyOptions o = base;
+  while (true) {
+    for (size_t a = 0; a < axes.size(); ++a) axes[a].second(o, index[a]);
+    fn(o);
+    size_t a = axes.size();
+    while (a > 0 && ++index[a - 1] == axes[a - 1].first) index[--a] = 0;
+    if (a == 0) break;
+  }
 }
 
 }  // namespace zo2

@@ -1,6 +1,8 @@
 // Scheduling policy of a ZO2 step: the knobs shared by `zo2 train`, `zo2 simulate`, `zo2 sweep` and the plan.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -8,47 +10,39 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/dtype.h"
+#include "core/policy_knobs.h"
 
 namespace zo2 {
 
-enum class SlotMode : uint8_t { reuse, alloc };
-std::string_view slot_mode_name(SlotMode m);
-
-// The knobs as typed on the command line or in a sweep spec, before a model (its layer count) is known.
-// Empty wire/master mean "the same as dtype".
+// The knobs as typed on the command line or in a sweep spec, before a model (its layer count) is known: one field per
+// line of ZO2_POLICY_KNOBS (core/policy_knobs.h), with its option default. Empty wire/master mean "the same as dtype".
 struct PolicyOptions {
-  std::string offload = "all";  // "all", "none" or a list "0-5,8,10-11"
-  int64_t prefetch = 1;
-  std::string slots = "reuse";
-  std::string overlap = "on";
-  std::string dtype = "fp16";
-  std::string wire;    // "" = dtype
-  std::string master;  // "" = dtype
-  int64_t writeback = 1;
-  std::string gpu_mem_budget = "0";  // bytes, or with a suffix: 40GB, 40GiB, 512MB, 0 = none
-  std::string prefetch_next = "off";
-  std::string fold_update = "on";
+#define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) Kind::Option name = option;
+  ZO2_POLICY_KNOBS(ZO2_X)
+#undef ZO2_X
 };
 
-// The resolved policy for a model with a known number of layers.
+// The resolved policy for a model with a known number of layers: one field per knob, of its kind's value type.
+//   offload[l]     block l lives in host memory and streams through a GPU slot
+//   prefetch       blocks uploaded ahead of the one computing (D >= 0)
+//   overlap        false: every op on one queue in program order
+//   dtype, wire, master: compute format on the GPU, format on the link, host copy
+//   writeback      copy a block back every K steps (K >= 1)
+//   gpu_mem_budget bytes; 0 = no budget
+//   prefetch_next  upload the next step's first blocks at the end of this step, while its last block and the head
+//                  compute, so the link never idles between steps (core/plan.h says how plans chain).
+//   fold_update    blocks that stay on the GPU (resident blocks and the resident group) apply a step's update in that
+//                  step's restore pass, after the loss, with the z the restore regenerates anyway: one normal per
+//                  element per pass. Off: ZO2's order, the update pending until the next step's first pass, which
+//                  regenerates two (the old z and the new). Offloaded blocks always keep it pending: they have left
+//                  the GPU by the time the loss is known.
+//   host_threads   threads of the host's master update (wire below master); 0: all the host has. A host shared by
+//                  several ranks (one host update each), or beside data loading, gives each its share; the
+//                  simulator scales the profile's rate by the share (simulator/cost_model.h).
 struct Policy {
-  std::vector<bool> offload;  // offload[l]: block l lives in host memory and streams through a GPU slot
-  int64_t prefetch = 1;       // blocks uploaded ahead of the one computing (D >= 0)
-  SlotMode slots = SlotMode::reuse;
-  bool overlap = true;        // false: every op on one queue in program order
-  DType dtype = DType::f16;   // compute format on the GPU
-  DType wire = DType::f16;    // format on the link
-  DType master = DType::f16;  // host copy
-  int64_t writeback = 1;      // copy a block back every K steps (K >= 1)
-  int64_t gpu_mem_budget = 0; // bytes; 0 = no budget
-  // Upload the next step's first blocks at the end of this step, while its last block and the head compute, so the
-  // link never idles between steps (core/plan.h says how plans chain).
-  bool prefetch_next = false;
-  // Blocks that stay on the GPU (resident blocks and the resident group) apply a step's update in that step's restore
-  // pass, after the loss, with the z the restore regenerates anyway: one normal per element per pass. Off: ZO2's
-  // order, the update pending until the next step's first pass, which regenerates two (the old z and the new).
-  // Offloaded blocks always keep it pending: they have left the GPU by the time the loss is known.
-  bool fold_update = true;
+#define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) Kind::Value name = value;
+  ZO2_POLICY_KNOBS(ZO2_X)
+#undef ZO2_X
 
   int64_t layers() const { return int64_t(offload.size()); }
   int64_t offloaded_count() const;
@@ -82,5 +76,26 @@ bool at_least_as_precise(DType a, DType b);
 nlohmann::json policy_to_json(const Policy& p);
 PolicyOptions policy_options_from_json(const nlohmann::json& j, const std::string& where);
 PolicyOptions policy_options_of(const Policy& p);  // the options that resolve back to p
+// Each knob's value as text (the flag's spelling: the CSV cells, `zo2 knobs`), keyed by knob name, in table order.
+std::vector<std::pair<std::string, std::string>> policy_fields(const Policy& p);
+// "dtype fp16, offload all, prefetch 1, ..." (flag names without dashes), for tables and plan descriptions.
+std::string policy_summary(const Policy& p);
+
+// Lists of option values per knob (a sweep grid, a search space); an empty list keeps the option default.
+struct PolicyGrid {
+#define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) std::vector<Kind::Option> name;
+  ZO2_POLICY_KNOBS(ZO2_X)
+#undef ZO2_X
+};
+// The values the search tries by default (the table's `tried`).
+PolicyGrid search_defaults();
+// {"prefetch": [0, 1], "writeback": 4, ...}: each field a value or a non-empty list of them, checked as
+// policy_options_from_json checks one; `skip` names keys the caller reads itself. Errors name `where` and the field.
+PolicyGrid policy_grid_from_json(const nlohmann::json& j, const std::string& where,
+                                 const std::vector<std::string>& skip = {});
+// Calls `fn` with every combination (the cartesian product of the non-empty lists over `base`), as nested loops in
+// table order (the last knob varies fastest).
+void for_each_policy_options(const PolicyGrid& grid, const PolicyOptions& base,
+                             const std::function<void(const PolicyOptions&)>& fn);
 
 }  // namespace zo2

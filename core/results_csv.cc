@@ -17,11 +17,12 @@
 namespace zo2 {
 
 const std::vector<std::string>& result_columns() {
-  static const std::vector<std::string> kColumns{
-      "commit",    "date",          "card",           "driver",   "executor", "model",   "batch",
-      "seq",       "dtype",         "offload",        "prefetch", "slots",    "overlap", "wire",
-      "master",    "writeback",     "prefetch_next",  "fold_update", "gpu_mem_budget", "metric",  "value",
-      "unit",      "repeats",       "min",            "median",   "max"};
+  static const std::vector<std::string> kColumns = [] {
+    std::vector<std::string> c{"commit", "date", "card", "driver", "executor", "model", "batch", "seq"};
+    for (const auto& k : policy_knobs()) c.emplace_back(k.name);  // dtype first, gpu_mem_budget last
+    for (const char* t : {"metric", "value", "unit", "repeats", "min", "median", "max"}) c.emplace_back(t);
+    return c;
+  }();
   return kColumns;
 }
 
@@ -35,17 +36,7 @@ void ResultRow::set(const std::string& column, const std::string& value) {
 void ResultRow::set(const std::string& column, double value) { set(column, fmt::format("{:.6g}", value)); }
 
 void ResultRow::set_policy(const Policy& p) {
-  set("dtype", std::string(dtype_name(p.dtype)));
-  set("offload", format_offload(p.offload));
-  set("prefetch", std::to_string(p.prefetch));
-  set("slots", std::string(slot_mode_name(p.slots)));
-  set("overlap", p.overlap ? "on" : "off");
-  set("wire", std::string(dtype_name(p.wire)));
-  set("master", std::string(dtype_name(p.master)));
-  set("writeback", std::to_string(p.writeback));
-  set("prefetch_next", p.prefetch_next ? "on" : "off");
-  set("fold_update", p.fold_update ? "on" : "off");
-  set("gpu_mem_budget", std::to_string(p.gpu_mem_budget));
+  for (const auto& [column, value] : policy_fields(p)) set(column, value);
 }
 
 namespace {

@@ -10,15 +10,15 @@
 
 namespace zo2 {
 
-// commit, date, card, driver, executor, model, batch, seq, dtype, the policy fields, metric, value, unit, repeats,
-// min, median, max.
+// commit, date, card, driver, executor, model, batch, seq, the policy knobs in table order (dtype ... gpu_mem_budget,
+// core/policy_knobs.h), metric, value, unit, repeats, min, median, max.
 const std::vector<std::string>& result_columns();
 
 struct ResultRow {
   std::map<std::string, std::string> fields;  // any of result_columns(); missing ones are written empty
   void set(const std::string& column, const std::string& value);  // throws for an unknown column
   void set(const std::string& column, double value);
-  // dtype and the policy columns (offload ... gpu_mem_budget), spelled as the flags take them.
+  // The policy columns (every knob), spelled as the flags take them.
   void set_policy(const Policy& policy);
 };
 

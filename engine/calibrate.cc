@@ -531,8 +531,5 @@ CalibrationMeasurements measure_hardware(const CalibrateOptions& o) {
   return m;
 }
 
-nlohmann::json calibrate_profile(const CalibrateOptions& options) {
-  return calibration_profile_json(measure_hardware(options));
-}
 
 }  // namespace zo2

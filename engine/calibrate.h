@@ -10,7 +10,7 @@
 
 #include "core/dtype.h"
 #include "core/model_shape.h"
-#include "engine/calibrate_json.h"
+#include "core/calibration_measurements.h"
 
 namespace zo2 {
 
@@ -63,9 +63,8 @@ struct EmbedHeadTimes {
 EmbedHeadTimes measure_embed_head(const ModelShape& shape, DType dtype, int64_t batch, int64_t seq, int warmup,
                                   int repeats);
 
-// Everything, as a plain record (throws naming the flag when an option is invalid, or when there is no GPU).
+// Everything, as a plain record (throws naming the flag when an option is invalid, or when there is no GPU);
+// simulator/calibration_profile.h turns it into the profile.
 CalibrationMeasurements measure_hardware(const CalibrateOptions& options);
-// measure_hardware, assembled by calibration_profile_json.
-nlohmann::json calibrate_profile(const CalibrateOptions& options);
 
 }  // namespace zo2

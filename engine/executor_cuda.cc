@@ -141,7 +141,7 @@ class CudaExecutor final : public Executor {
     HostWorker host_updates(ops, events_, previous_events_);  // host/update ops run beside the enqueueing thread
     for (size_t i = 0; i < ops.size(); ++i) {
       const Op& op = ops[i];
-      if (op.queue == Queue::host_update) {
+      if (stream_of(op.queue) == Stream::host_worker) {
         started_.push_back(int(i));
         host_updates.submit(int(i), st);
         continue;
@@ -177,13 +177,16 @@ class CudaExecutor final : public Executor {
   }
 
  private:
-  // Host-side ops (alloc, free, the loss read) run in compute-stream order: the loss read waits for the head.
+  // The plan's stream of each queue (core/plan.h): host-side ops (alloc, free, the loss read) run in compute-stream
+  // order, so the loss read waits for the head.
   c10::cuda::CUDAStream stream_for(Queue q) const {
-    switch (q) {
-      case Queue::h2d: return h2d_;
-      case Queue::d2h: return d2h_;
-      default: return compute_;
+    switch (stream_of(q)) {
+      case Stream::h2d: return h2d_;
+      case Stream::d2h: return d2h_;
+      case Stream::compute:
+      case Stream::host_worker: break;  // host_update ops never reach a CUDA stream (HostWorker runs them)
     }
+    return compute_;
   }
 
   c10::cuda::CUDAStream h2d_, compute_, d2h_;

@@ -40,22 +40,53 @@ at::Tensor model_logits(const ModelShape& s, const ParamSlab& r, const at::Tenso
   return family_forward(s.family).logits(s, r, hidden);
 }
 
+namespace {
+
+// Per-row cross-entropy of [rows, vocab] logits against labels [rows], fp32. On the GPU one pass over the
+// compute-format logits (engine/cross_entropy.cu): no fp32 copy, no log-softmax tensor.
+at::Tensor cross_entropy_rows_cuda_aten(const at::Tensor& logits, const at::Tensor& labels) {
+  const at::Tensor rows = logits.reshape({-1, logits.size(-1)}).contiguous();
+  const at::Tensor label_rows = labels.contiguous();
+  at::Tensor loss = at::empty({rows.size(0)}, rows.options().dtype(at::kFloat));
+  cross_entropy_rows_cuda(rows.data_ptr(), from_scalar_type(rows.scalar_type()), rows.size(0), rows.size(1),
+                          rows.stride(0), label_rows.data_ptr<int64_t>(), loss.data_ptr<float>(),
+                          current_cuda_stream());
+  return loss;
+}
+
+}  // namespace
+
 at::Tensor causal_lm_loss(const ModelShape& s, const ParamSlab& r, const at::Tensor& hidden,
-                          const at::Tensor& input_ids) {
+                          const at::Tensor& input_ids, const at::Tensor& loss_mask) {
   const int64_t T = hidden.size(1);
   at::Tensor logits = model_logits(s, r, hidden.narrow(1, 0, T - 1));
   at::Tensor labels = input_ids.narrow(1, 1, T - 1).reshape({-1});
-  if (logits.is_cuda()) {
-    // One pass over the compute-format logits (engine/cross_entropy.cu): no fp32 copy, no log-softmax tensor.
-    const at::Tensor rows = logits.reshape({-1, logits.size(-1)}).contiguous();
-    const at::Tensor label_rows = labels.contiguous();
-    at::Tensor loss = at::empty({rows.size(0)}, rows.options().dtype(at::kFloat));
-    cross_entropy_rows_cuda(rows.data_ptr(), from_scalar_type(rows.scalar_type()), rows.size(0), rows.size(1),
-                            rows.stride(0), label_rows.data_ptr<int64_t>(), loss.data_ptr<float>(),
-                            current_cuda_stream());
-    return loss.mean();
+  if (!loss_mask.defined()) {
+    if (logits.is_cuda()) return cross_entropy_rows_cuda_aten(logits, labels).mean();
+    return at::cross_entropy_loss(logits.to(at::kFloat).reshape({-1, logits.size(-1)}), labels);
   }
-  return at::cross_entropy_loss(logits.to(at::kFloat).reshape({-1, logits.size(-1)}), labels);
+  const at::Tensor target = loss_mask.narrow(1, 1, T - 1).reshape({-1});
+  if (logits.is_cuda()) {
+    // The same kernel over every row; unmarked rows (valid ids, finite losses) are dropped from the mean.
+    const at::Tensor rows = cross_entropy_rows_cuda_aten(logits, labels);
+    return at::where(target, rows, at::zeros({}, rows.options())).sum() / target.sum().to(at::kFloat);
+  }
+  // HF's own computation: unmarked labels become -100, which cross_entropy ignores in its mean.
+  const at::Tensor masked = at::where(target, labels, at::full({}, int64_t(-100), labels.options()));
+  return at::cross_entropy_loss(logits.to(at::kFloat).reshape({-1, logits.size(-1)}), masked, {},
+                                at::Reduction::Mean, /*ignore_index=*/-100);
+}
+
+at::Tensor causal_lm_token_nll(const ModelShape& s, const ParamSlab& r, const at::Tensor& hidden,
+                               const at::Tensor& input_ids) {
+  const int64_t B = hidden.size(0), T = hidden.size(1);
+  at::Tensor logits = model_logits(s, r, hidden.narrow(1, 0, T - 1));
+  at::Tensor labels = input_ids.narrow(1, 1, T - 1).reshape({-1});
+  at::Tensor rows = logits.is_cuda()
+                        ? cross_entropy_rows_cuda_aten(logits, labels)
+                        : at::cross_entropy_loss(logits.to(at::kFloat).reshape({-1, logits.size(-1)}), labels, {},
+                                                 at::Reduction::None);
+  return rows.view({B, T - 1});
 }
 
 }  // namespace zo2

@@ -27,7 +27,13 @@ at::Tensor model_block(const ModelShape& shape, const ParamSlab& block, const at
 at::Tensor model_logits(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden);
 // HuggingFace's causal-LM loss with labels = input_ids: logits upcast to fp32, shifted inside, mean over B*(T-1).
 // Only the first T-1 positions' logits are computed (the last one has no label).
+// loss_mask (optional): bool [B, T] on the ids' device marking target tokens by their own position, as HF's labels
+// != -100 do: mask[b, t] makes token t (predicted from positions < t) count; position 0 is never a target. The loss
+// is then the mean over the marked tokens (engine/input_check.h checks that there is one).
 at::Tensor causal_lm_loss(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden,
-                          const at::Tensor& input_ids);
+                          const at::Tensor& input_ids, const at::Tensor& loss_mask = {});
+// -log p(input_ids[:, t] | input_ids[:, <t]) for t = 1..T-1: float32 [B, T-1], the loss's terms before their mean.
+at::Tensor causal_lm_token_nll(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden,
+                               const at::Tensor& input_ids);
 
 }  // namespace zo2

@@ -154,7 +154,7 @@ void run_op(const Op& op, StepState& st) {
     }
     case OpKind::head:
       (op.pass > 0 ? st.loss_plus : st.loss_minus) =
-          causal_lm_loss(m.shape, m.resident, op.pass > 0 ? st.h_plus : st.h_minus, st.ids);
+          causal_lm_loss(m.shape, m.resident, op.pass > 0 ? st.h_plus : st.h_minus, st.ids, st.loss_mask);
       return;
     case OpKind::loss: {
       // The one host wait of the step: both losses in one copy.
@@ -170,7 +170,7 @@ void run_op(const Op& op, StepState& st) {
       if (!st.pending.active) return;
       ParamSlab& master = m.blocks[size_t(op.layer)];
       zo_pass_cpu(master.flat.data_ptr(), master.layout.dtype, zo_segments(master.layout),
-                  coeffs(st, st.pending, 0, 0.0f));
+                  coeffs(st, st.pending, 0, 0.0f), st.host_threads);
       encode_wire(master, m.wire[size_t(op.layer)]);
       return;
     }

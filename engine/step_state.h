@@ -25,6 +25,8 @@ struct StepState {
   const std::vector<PendingUpdate>* history = nullptr;  // history[j]: step j's seed and g (for replays)
   int64_t replay_floor = 0;                  // steps below this were already applied on the host (after a flush)
   at::Tensor ids;                            // [B, T] on the device
+  at::Tensor loss_mask;                      // bool [B, T] on the device (target tokens), or undefined: every token
+  int64_t host_threads = 0;                  // --host-threads: threads of the host master update (0: all)
 
   // Device buffers for offloaded blocks: fixed slots (--slots reuse) or per-upload buffers (--slots alloc).
   std::vector<at::Tensor> slots;

@@ -112,12 +112,16 @@ double TrainSummary::median_step_seconds() const {
   return secs.empty() ? 0 : median(secs);
 }
 
+void check_zo_hyper(const ZoHyper& h) {
+  if (!(h.eps > 0)) throw std::invalid_argument(fmt::format("--eps {}: expected a positive number", h.eps));
+  if (!(h.lr >= 0)) throw std::invalid_argument(fmt::format("--lr {}: expected a number >= 0", h.lr));
+  if (!(h.weight_decay >= 0))
+    throw std::invalid_argument(fmt::format("--weight-decay {}: expected a number >= 0", h.weight_decay));
+}
+
 TrainSummary run_training(const TrainOptions& o, std::FILE* progress) {
   if (o.steps < 1) throw std::invalid_argument(fmt::format("--steps {}: expected at least 1", o.steps));
-  if (!(o.hyper.eps > 0)) throw std::invalid_argument(fmt::format("--eps {}: expected a positive number", o.hyper.eps));
-  if (!(o.hyper.lr >= 0)) throw std::invalid_argument(fmt::format("--lr {}: expected a number >= 0", o.hyper.lr));
-  if (!(o.hyper.weight_decay >= 0))
-    throw std::invalid_argument(fmt::format("--weight-decay {}: expected a number >= 0", o.hyper.weight_decay));
+  check_zo_hyper(o.hyper);
   const ModelShape shape = model_shape_of(o.model, o.layers);
   const Policy policy = resolve_policy(o.policy, shape.layers);
   if (o.seq > shape.max_positions)

@@ -46,6 +46,9 @@ struct TrainSummary {
   double median_step_seconds() const;
 };
 
+// Throws std::invalid_argument naming the flag (--eps, --lr, --weight-decay) for a hyper-parameter MeZO cannot use.
+void check_zo_hyper(const ZoHyper& hyper);
+
 // Runs the training; prints one progress line per step to `progress` (nullptr: silent). Writes --metrics (one row per
 // step), --results (summary rows) and --save at the end, each atomically; the pending update is flushed first.
 TrainSummary run_training(const TrainOptions& options, std::FILE* progress);

@@ -52,7 +52,7 @@ ZoEngine::ZoEngine(OptModel& model, Policy policy, ZoHyper hyper, int64_t batch,
   }
 }
 
-StepResult ZoEngine::step(const at::Tensor& input_ids) {
+StepResult ZoEngine::step(const at::Tensor& input_ids, const at::Tensor& loss_mask) {
   if (step_ > 0 && (policy_.writeback > 1 || policy_.prefetch_next) && !plan_fixed_) {
     // With --prefetch-next the plan continues the last one, whose early uploads hold its first blocks; after a flush
     // the slots hold nothing it can use, so it starts fresh.
@@ -62,6 +62,7 @@ StepResult ZoEngine::step(const at::Tensor& input_ids) {
   StepState st;
   st.model = &model_;
   st.plan = &plan_;
+  st.host_threads = policy_.host_threads;
   st.hyper = hyper_;
   st.step = step_;
   st.seed = rng::step_seed(hyper_.seed, uint64_t(step_));
@@ -70,6 +71,7 @@ StepResult ZoEngine::step(const at::Tensor& input_ids) {
   st.history = &history_;
   st.replay_floor = replay_floor_;
   st.ids = input_ids;
+  st.loss_mask = loss_mask;
   st.slots = slots_;
   st.slot_wire = slot_wire_;
   st.slot_scales = slot_scales_;
@@ -89,6 +91,16 @@ StepResult ZoEngine::step(const at::Tensor& input_ids) {
   pending_ = history_.back();
   ++step_;
   return r;
+}
+
+void ZoEngine::set_step(int64_t step) {
+  if (step < 0) throw std::invalid_argument(fmt::format("step index {}: expected a number >= 0", step));
+  flush();
+  // Steps below the replay floor are never read (every block holds their updates): placeholders keep history_
+  // indexed by step.
+  history_.assign(size_t(step), PendingUpdate{});
+  step_ = step;
+  replay_floor_ = step;
 }
 
 void ZoEngine::use_plan(Plan plan) {
@@ -111,6 +123,7 @@ void ZoEngine::flush() {
   st.history = &history_;
   st.replay_floor = replay_floor_;
   st.pending = pending_;
+  st.host_threads = policy_.host_threads;
   ZoPassCoeffs apply_pending;
   apply_pending.has_update = pending_.active;
   apply_pending.update_seed = pending_.seed;

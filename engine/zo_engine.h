@@ -22,7 +22,9 @@ class ZoEngine {
   ZoEngine(OptModel& model, Policy policy, ZoHyper hyper, int64_t batch, int64_t seq, std::unique_ptr<Executor> executor);
 
   // One MeZO step on input_ids [B, T] (int64, on the model's device); the update stays pending until the next step.
-  StepResult step(const at::Tensor& input_ids);
+  // loss_mask (bool [B, T] on the device, engine/input_check.h): the loss covers the marked target tokens only.
+  // The batch and sequence given to the constructor size the memory plan; steps may use other shapes.
+  StepResult step(const at::Tensor& input_ids, const at::Tensor& loss_mask = {});
   // Applies the pending update (and, with --writeback K > 1, the updates not yet copied back) to every block and
   // writes every offloaded block back to host memory: the model is then exactly the trained one.
   void flush();
@@ -34,6 +36,12 @@ class ZoEngine {
   const Plan& plan() const { return plan_; }
   const Executor& executor() const { return *executor_; }
   int64_t steps_done() const { return step_; }
+  // Flushes, then numbers the next step `step` (its seed is rng::step_seed(hyper.seed, step)): a run resumed from a
+  // flushed checkpoint continues with the seeds the uninterrupted run drew.
+  void set_step(int64_t step);
+  const ZoHyper& hyper() const { return hyper_; }
+  // The update the next step (or flush) applies to blocks that keep it pending; inactive when none is.
+  const PendingUpdate& pending() const { return pending_; }
   const Policy& policy() const { return policy_; }
 
  private:

@@ -21,12 +21,14 @@ struct ZoSegment {
 
 std::vector<ZoSegment> zo_segments(const SlabLayout& layout);
 
-// theta <- pass(theta) over every segment of the slab, in place. dtype: f32, f16 or bf16.
-void zo_pass_cpu(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k);
+// theta <- pass(theta) over every segment of the slab, in place. dtype: f32, f16 or bf16. At most `max_threads`
+// threads of ATen's intra-op pool work on it (0: all of them; --host-threads); the result does not depend on it.
+void zo_pass_cpu(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k,
+                 int64_t max_threads = 0);
 
 // How many distinct threads the CPU loop's at::parallel_for really runs on (at::get_num_threads() says how many it
 // may use; a build without OpenMP on this file would run one).
-int cpu_pass_threads();
+int cpu_pass_threads(int64_t max_threads = 0);
 
 // The same on the GPU, enqueued on `stream` (a cudaStream_t). Throws if CUDA support was not built.
 // The benchmark's knobs: groups_per_thread (1, 2, 4, 8; 0 = the tuned default) and min_blocks_per_sm, the register

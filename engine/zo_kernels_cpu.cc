@@ -87,8 +87,14 @@ class NormalBatch {
   const float *r_ = nullptr, *c_ = nullptr, *s_ = nullptr;
 };
 
+// The grain that splits [begin, end) into at most `max_threads` chunks of at least `min_grain` (0: ATen's pool decides).
+int64_t grain_for(int64_t begin, int64_t end, int64_t min_grain, int64_t max_threads) {
+  if (max_threads <= 0) return min_grain;
+  return std::max(min_grain, (end - begin + max_threads - 1) / max_threads);
+}
+
 template <typename T>
-void run(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k) {
+void run(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k, int64_t max_threads) {
   constexpr bool kHalf = !std::is_same_v<T, float>;
   if (k.fold_update && k.has_update)
     throw std::invalid_argument("zo_pass_cpu: a folded restore applies this step's update; it has no pending one");
@@ -103,7 +109,8 @@ void run(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k)
     // Each chunk of at most 4096 groups draws its normals as one batch (big enough that the ATen calls' overhead is
     // small, small enough to stay in cache). ATen ops inside parallel_for run on the calling thread.
     constexpr int64_t kBatch = 4096;
-    at::parallel_for(first_group, last_group + 1, kBatch, [&](int64_t g_begin, int64_t g_end) {
+    at::parallel_for(first_group, last_group + 1, grain_for(first_group, last_group + 1, kBatch, max_threads),
+                     [&](int64_t g_begin, int64_t g_end) {
       for (int64_t b_begin = g_begin; b_begin < g_end; b_begin += kBatch) {
         const int64_t b_end = std::min(g_end, b_begin + kBatch);
         const std::optional<NormalBatch> z =
@@ -129,12 +136,13 @@ void run(T* slab, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k)
 
 }  // namespace
 
-int cpu_pass_threads() {
+int cpu_pass_threads(int64_t max_threads) {
   std::mutex mutex;
   std::set<std::thread::id> seen;
-  // Enough chunks for every thread, each long enough that one thread cannot take them all before the others start.
+  // Enough chunks for every thread, each long enough that one thread cannot take them all before the others start;
+  // split as zo_pass_cpu splits its groups under the same cap.
   const int64_t chunks = 64 * int64_t(at::get_num_threads());
-  at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, chunks, grain_for(0, chunks, 1, max_threads), [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
       while (std::chrono::steady_clock::now() < until) {
@@ -146,11 +154,12 @@ int cpu_pass_threads() {
   return int(seen.size());
 }
 
-void zo_pass_cpu(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k) {
+void zo_pass_cpu(void* slab, DType dtype, const std::vector<ZoSegment>& segments, const ZoPassCoeffs& k,
+                 int64_t max_threads) {
   switch (dtype) {
-    case DType::f32: return run(static_cast<float*>(slab), segments, k);
-    case DType::f16: return run(static_cast<c10::Half*>(slab), segments, k);
-    case DType::bf16: return run(static_cast<c10::BFloat16*>(slab), segments, k);
+    case DType::f32: return run(static_cast<float*>(slab), segments, k, max_threads);
+    case DType::f16: return run(static_cast<c10::Half*>(slab), segments, k, max_threads);
+    case DType::bf16: return run(static_cast<c10::BFloat16*>(slab), segments, k, max_threads);
     default: throw std::invalid_argument("zo_pass_cpu: slab dtype must be fp32, fp16 or bf16");
   }
 }

@@ -14,6 +14,7 @@
 #include "core/json_file.h"
 #include "core/policy.h"
 #include "experiments/commands.h"
+#include "simulator/calibration_profile.h"
 #include "simulator/profile.h"
 #ifdef ZO2_HAVE_CUDA
 #include "engine/calibrate.h"
@@ -97,7 +98,7 @@ void add_calibrate_command(CLI::App& app) {
     o.alloc_field = args->alloc_field;
     o.resident_seconds = args->resident_seconds;
     o.verbose = !args->quiet;
-    const nlohmann::json profile = calibrate_profile(o);
+    const nlohmann::json profile = calibration_profile_json(measure_hardware(o));
     // What calibrate writes must load in the simulator: check with its own loader before anything is written.
     sim::parse_profile(profile, args->out);
     write_json_file_atomic(args->out, profile);

@@ -8,9 +8,8 @@ class App;
 
 namespace zo2::cli {
 
-// Adds --offload, --prefetch, --slots, --overlap, --dtype, --wire, --master, --writeback, --prefetch-next, --fold-update and
-// --gpu-mem-budget to
-// `app`, writing into `options`. Values are checked by zo2::resolve_policy once the model's layer count is known;
+// Adds one flag per policy knob (core/policy_knobs.h: --dtype, --offload, ..., --gpu-mem-budget) to `app`, writing
+// into `options`. Values are checked by zo2::resolve_policy once the model's layer count is known;
 // its errors name the flag and the expected value.
 void add_policy_options(CLI::App& app, PolicyOptions& options);
 

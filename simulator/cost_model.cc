@@ -2,6 +2,9 @@
 #include "simulator/cost_model.h"
 
 #include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
 
 namespace zo2::sim {
 
@@ -16,6 +19,17 @@ CostModel::CostModel(const HardwareProfile& profile, const Plan& plan) : p_(prof
   flops_rate_ = (gemm == profile.gemm_flops_per_second.end() ? 0.0 : gemm->second) *
                 (eff == profile.forward_efficiency.end() ? 0.0 : eff->second);
   concurrent_factor_ = profile.concurrent_factor();
+  // --host-threads N: the host update's independent per-element work split over N of the T threads the profile's
+  // rate was measured on. More threads than measured are not extrapolated (the rate is the measured one).
+  const int64_t n = plan.policy.host_threads;
+  if (n > 0 && !plan.policy.gpu_writes_back()) {
+    if (!(profile.host_update_threads > 0))
+      throw std::invalid_argument(fmt::format(
+          "--host-threads {}: profile '{}' does not record host_update_threads (the threads its "
+          "host_update_elements_per_second was measured on; zo2 calibrate writes it)",
+          n, profile.name));
+    host_share_ = std::min(double(n), profile.host_update_threads) / profile.host_update_threads;
+  }
 }
 
 double CostModel::roofline(const Op& op) const {
@@ -69,7 +83,7 @@ double CostModel::unscaled_seconds(const Op& op) const {
     case OpKind::head: return model_timing_ ? model_timing_->head_loss_seconds : roofline(op);
     case OpKind::alloc: return p_.malloc_free_seconds.at(double(op.link_bytes));
     case OpKind::free: return 0;
-    case OpKind::host_update: return double(op.elements) / p_.host_update_elements_per_second;
+    case OpKind::host_update: return double(op.elements) / (p_.host_update_elements_per_second * host_share_);
     case OpKind::loss: return p_.host_sync_seconds;
   }
   return 0;

@@ -19,7 +19,8 @@
 //   alloc              malloc_free_seconds at the slot size: the engine's per-upload allocation and release as
 //                      the compute stream sees it (the alloc sits in the compute stream's order, simulator.h).
 //   free               0 (its cost is in the alloc's; it waits for its deps, the copy back among them).
-//   host_update        elements / host update rate.
+//   host_update        elements / (host update rate x min(--host-threads, T) / T), T the threads the rate was
+//                      measured on (profile host_update_threads; --host-threads 0: all of them, the rate itself).
 //   loss               host sync latency (after the compute stream's last op, as the CUDA executor reads it).
 #pragma once
 #include "core/plan.h"
@@ -46,6 +47,7 @@ class CostModel {
   const Plan& plan_;  // outlives the model: the simulator's run holds both
   double resident_factor_ = 1;
   double flops_rate_ = 0, concurrent_factor_ = 1;
+  double host_share_ = 1;  // --host-threads' share of the threads the host update rate was measured on
 };
 
 }  // namespace zo2::sim

@@ -1,7 +1,10 @@
 // The simulator's clock and event queue. Time is an integer count of nanoseconds from the start of the simulation;
 // events at equal times run in the order they were scheduled (FIFO), so a run is deterministic.
 #pragma once
+#include <cmath>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <queue>
 #include <vector>
 
@@ -9,8 +12,15 @@ namespace zo2::sim {
 
 using TimeNs = int64_t;
 
-// Seconds to nanoseconds, rounded to nearest (so a zero-cost op takes zero time).
-inline TimeNs to_ns(double seconds) { return TimeNs(seconds * 1e9 + 0.5); }
+// Seconds to nanoseconds, rounded to nearest (so a zero-cost op takes zero time). A duration beyond the clock's
+// range (an edited plan's or a profile's absurd numbers) is an error, not a wrapped-around time.
+inline TimeNs to_ns(double seconds) {
+  if (!(std::fabs(seconds) < 9e9))  // about 285 years; also NaN
+    throw std::invalid_argument("an op's cost of " + std::to_string(seconds) +
+                                " s is beyond the simulator's clock (about 285 years): check the plan's bytes and "
+                                "FLOPs and the profile's rates");
+  return TimeNs(seconds * 1e9 + 0.5);
+}
 
 struct Event {
   TimeNs time = 0;

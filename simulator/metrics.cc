@@ -10,8 +10,7 @@ std::vector<Metric> cycle_metrics(const CycleResult& c, const HardwareProfile& p
   if (c.steps.empty()) return m;
   double total_s = 0, h2d = 0, d2h = 0, h2d_busy = 0, d2h_busy = 0, both = 0, gpu = 0, host_pool = 0;
   int64_t peak_gpu = 0, peak_host = 0, predicted = 0;
-  for (size_t s = 0; s < c.steps.size(); ++s) {
-    const SimResult& r = c.steps[s];
+  c.for_each_step([&](const SimResult& r, const Plan& plan) {
     total_s += r.seconds();
     h2d += double(r.h2d_bytes);
     d2h += double(r.d2h_bytes);
@@ -22,9 +21,9 @@ std::vector<Metric> cycle_metrics(const CycleResult& c, const HardwareProfile& p
     host_pool += double(r.host_update_busy_ns) * 1e-9;
     peak_gpu = std::max(peak_gpu, r.peak_gpu_bytes);
     peak_host = std::max(peak_host, r.peak_host_bytes);
-    predicted = std::max(predicted, c.plans[s].memory.gpu_total());
-  }
-  const double steps = double(c.steps.size());
+    predicted = std::max(predicted, plan.memory.gpu_total());
+  });
+  const double steps = double(c.cycle_steps());
   const double mean = total_s / steps;
   const double tokens = double(c.plans.front().tokens());
   auto add = [&](const char* name, double v, const char* unit) { m.push_back({name, v, unit, v, v, v}); };

@@ -223,6 +223,16 @@ HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where)
   p.launch_overhead_seconds = r.number("launch_overhead_seconds", src, true);
   p.host_sync_seconds = r.number("host_sync_seconds", src, true);
   p.host_update_elements_per_second = r.number("host_update_elements_per_second", src);
+  if (r.find("host_update_threads")) {
+    p.host_update_threads = r.number("host_update_threads", src);
+    if (p.host_update_threads != std::floor(p.host_update_threads))
+      throw std::invalid_argument(fmt::format("{}: field 'host_update_threads.value': expected a whole number of "
+                                              "threads, got {}", where, p.host_update_threads));
+  }
+  if (const json* c = r.find("calibration")) {
+    if (!c->is_object()) r.fail("calibration", "an object (zo2 calibrate's record)", c);
+    p.calibration = c->dump();
+  }
   // Optional arrays of measured records: each element an object, its fields read with the element's path in errors.
   auto for_each_record = [&](const char* field, const char* what, auto&& read) {
     const json* a = r.find(field);
@@ -263,7 +273,7 @@ HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where)
                         er.fail("zo_fold_seconds", "seconds > 0 beside resident_loop \"folded\" (the loop's "
                                 "single-shot sum includes the folded restore)", nullptr);
                     }
-                    er.string("source");
+                    t.source = er.string("source");
                     if (e.contains("family")) {
                       t.family = model_family(er.string("family"), er.where() + ": field 'family'").name();
                       t.kv_heads = e.contains("kv_heads") ? er.positive_integer("kv_heads") : t.heads;
@@ -289,7 +299,7 @@ HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where)
                     t.dtype = parse_dtype(er.string("dtype"), dtype_where);
                     t.embed_seconds = er.positive_seconds("embed_seconds");
                     t.head_loss_seconds = er.positive_seconds("head_loss_seconds");
-                    er.string("source");
+                    t.source = er.string("source");
                     if (e.contains("family")) {
                       t.family = model_family(er.string("family"), er.where() + ": field 'family'").name();
                     } else {
@@ -376,6 +386,7 @@ nlohmann::json profile_to_json(const HardwareProfile& p) {
   j["launch_overhead_seconds"] = num("launch_overhead_seconds", p.launch_overhead_seconds);
   j["host_sync_seconds"] = num("host_sync_seconds", p.host_sync_seconds);
   j["host_update_elements_per_second"] = num("host_update_elements_per_second", p.host_update_elements_per_second);
+  if (p.host_update_threads > 0) j["host_update_threads"] = num("host_update_threads", p.host_update_threads);
   json bt = json::array();
   for (const auto& t : p.block_timings) {
     bt.push_back({{"family", t.family}, {"hidden", t.hidden}, {"ffn", t.ffn}, {"heads", t.heads},
@@ -383,7 +394,7 @@ nlohmann::json profile_to_json(const HardwareProfile& p) {
                   {"dtype", std::string(dtype_name(t.dtype))},
                   {"batch", t.batch}, {"seq", t.seq}, {"forward_seconds", t.forward_seconds},
                   {"zo_update_seconds", t.zo_update_seconds}, {"zo_perturb_seconds", t.zo_perturb_seconds},
-                  {"source", "zo2 calibrate"}});
+                  {"source", t.source}});
     if (t.resident_block_seconds > 0) bt.back()["resident_block_seconds"] = t.resident_block_seconds;
     if (t.zo_fold_seconds > 0) bt.back()["zo_fold_seconds"] = t.zo_fold_seconds;
     // Written whenever it says something: beside a measured loop, or when not the default.
@@ -396,8 +407,9 @@ nlohmann::json profile_to_json(const HardwareProfile& p) {
     mt.push_back({{"family", t.family}, {"hidden", t.hidden}, {"vocab_size", t.vocab}, {"word_embed_proj_dim", t.proj},
                   {"dtype", std::string(dtype_name(t.dtype))}, {"batch", t.batch}, {"seq", t.seq},
                   {"embed_seconds", t.embed_seconds}, {"head_loss_seconds", t.head_loss_seconds},
-                  {"source", "zo2 calibrate"}});
+                  {"source", t.source}});
   j["model_timings"] = mt;
+  if (!p.calibration.empty()) j["calibration"] = json::parse(p.calibration);
   return j;
 }
 

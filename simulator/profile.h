@@ -1,5 +1,7 @@
 // Hardware profiles: the measured rates and latencies the simulator's cost model reads (JSON under
-// simulator/profiles/, schema in simulator/README.md). Parse errors name the file, the field and what was expected.
+// simulator/profiles/, schema in simulator/README.md). parse_profile is the schema's one reader and profile_to_json
+// its one writer (zo2 calibrate writes through it: simulator/calibration_profile.h). Parse errors name the file, the
+// field and what was expected.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -53,6 +55,7 @@ struct BlockTiming {
   int64_t resolved_kv_heads() const { return kv_heads > 0 ? kv_heads : heads; }
   int64_t resolved_head_dim() const { return head_dim > 0 ? head_dim : (heads > 0 ? hidden / heads : 0); }
   bool matches(const ModelShape& s) const;
+  std::string source = "zo2 calibrate";  // how the record was measured
   // The single-shot ops of the composition the resident loop measured, so that the ratio compares like with like.
   double isolated_block_seconds() const {
     return resident_loop == ResidentLoop::folded
@@ -72,6 +75,7 @@ struct ModelTiming {
   double head_loss_seconds = 0;  // one pass's final norm, logits and loss (head/fwd+ or head/fwd-)
   std::string family = "opt";
   bool matches(const ModelShape& s) const;
+  std::string source = "zo2 calibrate";
 };
 
 struct HardwareProfile {
@@ -89,9 +93,15 @@ struct HardwareProfile {
   double launch_overhead_seconds = 0;      // per kernel launch
   double host_sync_seconds = 0;            // the host's wait for the losses
   double host_update_elements_per_second = 0;  // host master update from regenerated z, all host threads
+  // Optional (0 when absent): how many threads that rate was measured on. --host-threads N prices the host update at
+  // the rate x min(N, this) / this (the pass is per-element independent work); N > 0 needs it.
+  double host_update_threads = 0;
   std::vector<BlockTiming> block_timings;
   std::vector<ModelTiming> model_timings;
   std::map<std::string, std::string> sources;  // field -> where its number comes from
+  // zo2 calibrate's raw record ("calibration", JSON text; "" when absent): not read by the simulator, kept so that a
+  // profile read and written again loses nothing.
+  std::string calibration;
 
   // Both directions busy: each runs at its one-way rate times this factor (<= 1 on PCIe).
   double concurrent_factor() const;
@@ -104,6 +114,7 @@ HardwareProfile load_profile_file(const std::filesystem::path& path);
 // NAME (a file NAME.json in $ZO2_PROFILE_DIR or the source tree's simulator/profiles) or a path to a JSON file.
 HardwareProfile load_profile(const std::string& name_or_path);
 std::filesystem::path profile_dir();
-nlohmann::json profile_to_json(const HardwareProfile& p);  // the same schema, sources kept as "source" strings
+// The same schema, sources kept as "source" strings: parse_profile(profile_to_json(p)) holds what p holds.
+nlohmann::json profile_to_json(const HardwareProfile& p);
 
 }  // namespace zo2::sim

@@ -20,41 +20,29 @@ std::vector<Policy> enumerate_policies(const SearchSpace& sp, int64_t layers, in
       throw std::invalid_argument("search: resident side '" + side + "' (expected first or last)");
     for (int64_t n : counts) {
       if (n < 0 || n > layers) continue;
-      PolicyOptions o;
-      o.offload = side == "first" ? offload_spec_first_resident(n, layers) : offload_spec_last_resident(n, layers);
-      for (int64_t d : sp.prefetch)
-        for (int64_t k : sp.writeback)
-          for (const auto& slots : sp.slots)
-            for (const auto& overlap : sp.overlap)
-              for (const auto& dtype : sp.dtype)
-                for (const auto& wire : sp.wire)
-                  for (const auto& master : sp.master)
-                    for (const auto& next : sp.prefetch_next) {
-                      o.prefetch_next = next;
-                      o.prefetch = d;
-                      o.writeback = k;
-                      o.slots = slots;
-                      o.overlap = overlap;
-                      o.dtype = dtype;
-                      o.wire = wire;
-                      o.master = master;
-                      Policy p;
-                      try {
-                        p = resolve_policy(o, layers);
-                      } catch (const std::invalid_argument&) {
-                        ++bad;
-                        continue;
-                      }
-                      // With nothing offloaded the streaming knobs mean nothing: keep one such policy.
-                      if (p.offloaded_count() == 0) {
-                        p.prefetch = 0;
-                        p.writeback = 1;
-                        p.slots = SlotMode::reuse;
-                        p.wire = p.master = p.dtype;
-                        p.prefetch_next = false;
-                      }
-                      if (seen.insert(policy_to_json(p).dump()).second) out.push_back(std::move(p));
-                    }
+      PolicyGrid grid = sp.grid;
+      grid.offload = {side == "first" ? offload_spec_first_resident(n, layers) : offload_spec_last_resident(n, layers)};
+      grid.gpu_mem_budget.clear();
+      for_each_policy_options(grid, PolicyOptions{}, [&](const PolicyOptions& o) {
+        Policy p;
+        try {
+          p = resolve_policy(o, layers);
+        } catch (const std::invalid_argument&) {
+          ++bad;
+          return;
+        }
+        // Knobs that change nothing for this policy take their defaults, so that each distinct policy is kept once.
+        const Policy defaults;
+        if (p.offloaded_count() == 0) {  // nothing streams
+          p.prefetch = 0;
+          p.writeback = 1;
+          p.slots = SlotMode::reuse;
+          p.wire = p.master = p.dtype;
+          p.prefetch_next = false;
+        }
+        if (p.gpu_writes_back()) p.host_threads = defaults.host_threads;  // no host update runs
+        if (seen.insert(policy_to_json(p).dump()).second) out.push_back(std::move(p));
+      });
     }
   }
   if (invalid) *invalid = bad;

@@ -1,5 +1,5 @@
 // The search for the fastest policy under a GPU memory budget. Resident sets are the first or the last N blocks
-// (not arbitrary subsets); every other knob is a list of values to try.
+// (not arbitrary subsets); every other knob is a list of values to try (the knob table's search roles).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -15,14 +15,9 @@ struct SearchSpace {
   int64_t gpu_mem_budget = 0;                        // bytes; 0 = only the card's memory limits
   std::vector<std::string> resident_sides = {"first", "last"};
   std::vector<int64_t> resident_counts;              // empty: 0 .. layers
-  std::vector<int64_t> prefetch = {0, 1, 2, 4};
-  std::vector<int64_t> writeback = {1, 2, 4, 8, 16};
-  std::vector<std::string> slots = {"reuse"};
-  std::vector<std::string> overlap = {"on"};
-  std::vector<std::string> dtype = {"fp16"};
-  std::vector<std::string> wire = {""};              // "" = dtype
-  std::vector<std::string> master = {""};            // "" = dtype
-  std::vector<std::string> prefetch_next = {"off"};
+  // The values tried for every knob of search role `grid` (core/policy_knobs.h); the offload list is replaced by the
+  // resident sets above and the budget list is not read.
+  PolicyGrid grid = search_defaults();
 };
 
 // Every distinct policy of the space for a model with `layers` layers; combinations that resolve_policy rejects

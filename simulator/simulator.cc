@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <array>
-#include <iterator>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -18,14 +17,13 @@ namespace {
 enum Resource { kGpu = 0, kLinkH2D, kLinkD2H, kHost, kHostPool, kResourceCount };
 enum EventKind { kOpDone = 0, kLinkDone = 1 };
 
-// The CUDA executor's stream for an op (engine/executor_cuda.cc, stream_for): host-queue ops (alloc, free, the loss
-// read) run on the host as they are enqueued and record their completion on the compute stream, so they take their
-// place in the compute stream's order. A host op ends after the compute ops enqueued before it; the compute ops
-// enqueued after it start after it; its dependencies on the other streams make the compute stream wait (free/Lxx
-// waits for d2h/Lxx, so with --slots alloc the next block's compute waits for the copy back). The folded restores
-// (zo_fold, --fold-update) follow the loss in that order and list it as a dependency: they start after the host has
-// read the losses, whichever resource is free first.
-int stream_of(const Op& op) { return op.queue == Queue::host ? int(Queue::compute) : int(op.queue); }
+// An op's in-order lane is its stream (core/plan.h, stream_of, as the CUDA executor runs it): host-queue ops (alloc,
+// free, the loss read) take their place in the compute stream's order. A host op ends after the compute ops enqueued
+// before it; the compute ops enqueued after it start after it; its dependencies on the other streams make the compute
+// stream wait (free/Lxx waits for d2h/Lxx, so with --slots alloc the next block's compute waits for the copy back).
+// The folded restores (zo_fold, --fold-update) follow the loss in that order and list it as a dependency: they start
+// after the host has read the losses, whichever resource is free first.
+int stream_of(const Op& op) { return int(zo2::stream_of(op.queue)); }
 
 Resource resource_of(OpKind k) {
   switch (k) {
@@ -88,11 +86,11 @@ class Run {
     }
     if (done_ != n) {
       std::string waiting;
-      for (int q = 0; q < kQueueCount; ++q)
+      for (int q = 0; q < kStreamCount; ++q)
         if (head_[q] < queues_[q].size()) {
           const int i = queues_[q][head_[q]];
           waiting += fmt::format("{}'{}' on {} (waits for {} deps)", waiting.empty() ? "" : "; ", plan_.ops[size_t(i)].name,
-                                 q == int(Queue::compute) ? "the compute stream" : queue_name(Queue(q)),
+                                 stream_name(Stream(q)),
                                  pending_[size_t(i)]);
         }
       throw std::logic_error(fmt::format("simulate: the plan deadlocks after {} of {} ops: {}", done_, n, waiting));
@@ -108,7 +106,7 @@ class Run {
 
  private:
   void try_start(TimeNs now) {
-    for (int q = 0; q < kQueueCount; ++q) {
+    for (int q = 0; q < kStreamCount; ++q) {
       if (queue_busy_[q] || head_[q] >= queues_[q].size()) continue;
       const int i = queues_[q][head_[q]];
       const Op& op = plan_.ops[size_t(i)];
@@ -158,9 +156,9 @@ class Run {
   SimResult r_;
   TimeNs now_ = 0;
   std::vector<int> pending_, dep_start_, dependents_;
-  std::vector<int> queues_[kQueueCount];
-  size_t head_[kQueueCount] = {};
-  bool queue_busy_[kQueueCount] = {};
+  std::vector<int> queues_[kStreamCount];
+  size_t head_[kStreamCount] = {};
+  bool queue_busy_[kStreamCount] = {};
   bool res_busy_[kResourceCount] = {};
   TimeNs busy_[kResourceCount] = {};
   int done_ = 0;
@@ -198,14 +196,14 @@ std::vector<SimResult> simulate_chain(const std::vector<Plan>& plans, const Hard
   Plan all = plans.front();
   all.ops.clear();
   std::vector<int> offset(plans.size());
-  std::array<int, kQueueCount> tail;  // last op of each stream of the step before
+  std::array<int, kStreamCount> tail;  // last op of each stream of the step before
   tail.fill(-1);
   for (size_t k = 0; k < plans.size(); ++k) {
     const Plan& p = plans[k];
     offset[k] = int(all.ops.size());
-    std::array<int, kQueueCount> previous_tail = tail;
+    std::array<int, kStreamCount> previous_tail = tail;
     tail.fill(-1);
-    std::array<bool, kQueueCount> first{};
+    std::array<bool, kStreamCount> first{};
     first.fill(true);
     for (size_t i = 0; i < p.ops.size(); ++i) {
       Op op = p.ops[i];
@@ -266,65 +264,6 @@ std::vector<SimResult> simulate_chain(const std::vector<Plan>& plans, const Hard
     t0 = t1;
   }
   return out;
-}
-
-double CycleResult::mean_step_seconds() const {
-  double s = 0;
-  for (const auto& r : steps) s += r.seconds();
-  return steps.empty() ? 0 : s / double(steps.size());
-}
-
-double CycleResult::min_step_seconds() const {
-  double m = steps.empty() ? 0 : steps[0].seconds();
-  for (const auto& r : steps) m = std::min(m, r.seconds());
-  return m;
-}
-
-double CycleResult::max_step_seconds() const {
-  double m = 0;
-  for (const auto& r : steps) m = std::max(m, r.seconds());
-  return m;
-}
-
-double CycleResult::median_step_seconds() const {
-  std::vector<double> v;
-  for (const auto& r : steps) v.push_back(r.seconds());
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t h = v.size() / 2;
-  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
-}
-
-CycleResult simulate_cycle(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq,
-                           const HardwareProfile& profile, const CycleOptions& options) {
-  CycleResult c;
-  const int64_t cycle = policy.gpu_writes_back() && policy.offloaded_count() > 0 ? policy.writeback : 1;
-  // Default: one steady-state cycle (steps K..2K-1: the first steps replay fewer updates); or the steps asked for.
-  const int64_t steps = options.step_count > 0 ? options.step_count : cycle;
-  if (policy.prefetch_next && policy.offloaded_count() > 0) {
-    // Each step continues the one before, so the steps run from step 0 on one timeline, as a run's do; by default
-    // the cycle measured is the first whole write-back cycle after the chain's transient.
-    const int64_t first = options.step_count > 0 ? options.first_step
-                                                 : std::max<int64_t>(1, (kChainSettleSteps + cycle - 1) / cycle) * cycle;
-    std::vector<Plan> plans = build_plan_sequence(shape, policy, batch, seq, 0, first + steps, options.memory_model);
-    if (options.pageable)
-      for (auto& plan : plans)
-        for (auto& op : plan.ops) op.pinned = false;
-    std::vector<SimResult> results = simulate_chain(plans, profile);
-    c.plans.assign(std::make_move_iterator(plans.begin() + first), std::make_move_iterator(plans.end()));
-    c.steps.assign(std::make_move_iterator(results.begin() + first), std::make_move_iterator(results.end()));
-    return c;
-  }
-  const int64_t first = options.step_count > 0 ? options.first_step : cycle;
-  c.plans.reserve(size_t(steps));
-  c.steps.reserve(size_t(steps));
-  for (int64_t s = first; s < first + steps; ++s) {
-    c.plans.push_back(build_plan(shape, policy, batch, seq, s, options.memory_model));
-    if (options.pageable)
-      for (auto& op : c.plans.back().ops) op.pinned = false;
-    c.steps.push_back(simulate(c.plans.back(), profile));
-  }
-  return c;
 }
 
 }  // namespace zo2::sim

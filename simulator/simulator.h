@@ -15,6 +15,9 @@
 // program order (--slots alloc buffers from alloc/Lxx to free/Lxx included). Host bytes = the plan's host terms.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/plan.h"
@@ -54,20 +57,60 @@ std::vector<SimResult> simulate_chain(const std::vector<Plan>& plans, const Hard
 constexpr int64_t kChainSettleSteps = 16;
 
 // A steady-state cycle of steps: with --writeback K (and the GPU writing back) the plans of steps 0..K-1 differ
-// (which blocks are copied back, how many updates replay), so all K are simulated one after the other; otherwise one.
-// Each step starts on an idle machine, except with --prefetch-next: the steps then run as a chain (simulate_chain)
-// from step 0, as a run's do, and the cycle measured by default starts at the first multiple of K from
-// kChainSettleSteps on.
+// (which blocks are copied back, how many updates replay), so the cycle has K steps; otherwise one. Each step starts
+// on an idle machine; with --prefetch-next the steps run as a chain (simulate_chain), as a run's do, and since a
+// chained step starts once the step before has finished, it takes what its plan takes alone. The cycle measured by
+// default starts at a multiple of K (from kChainSettleSteps on with --prefetch-next), so its step t replays
+// (t + l) mod K updates at block l.
+//
+// The cycle's structure (cycle.cc): a step that copies no block back and replays t + l updates at every offloaded
+// block l (no count wraps round K) has the same ops as every other such step, only its replay counts differ, and
+// without copies back nothing shares the link, so its makespan is the longest path through the plan with each
+// op's own duration. Once t is large enough that a path through every replay is the longest, it stays so for every
+// larger t (replay durations grow with their count), and the makespan is S(t) + A: S(t) the sum of the replay
+// durations, A a constant (the longest such path's other ops). Those steps are computed from S(t); every other step
+// (at most one per offloaded block, the copies back, plus the few before that saturation) is simulated event by
+// event. The result is exactly the step-by-step simulation's (tests/simulator/test_cycle.cc) and answers in
+// milliseconds for any K up to kMaxCycleSteps.
 struct CycleOptions {
   bool pageable = false;      // host slabs in pageable memory: every copy uses the pageable rate tables
   MemoryModel memory_model;
   int64_t first_step = 0;     // with step_count > 0: simulate steps first_step .. first_step + step_count - 1
-                              // (with --prefetch-next the steps before them run too, unmeasured)
+                              // (each event by event; with --prefetch-next each continues the plan before it)
   int64_t step_count = 0;     // 0: one steady-state write-back cycle
 };
+
+// The longest cycle simulate_cycle sums step by step (its cost grows by a few nanoseconds per step), and the most
+// steps it simulates event by event when asked for them (--steps; each costs about as much as its plan's ops).
+constexpr int64_t kMaxCycleSteps = 10'000'000;
+constexpr int64_t kMaxEventSteps = 20'000;
+
+// The replay durations of a closed-form range of a cycle (cycle.cc).
+struct ReplayDurations;
+
 struct CycleResult {
-  std::vector<Plan> plans;
-  std::vector<SimResult> steps;
+  std::vector<Plan> plans;        // the steps simulated event by event, in step order
+  std::vector<SimResult> steps;   // their results, same indices
+  std::vector<int64_t> position;  // their places in the cycle (0 .. cycle_steps() - 1)
+
+  int64_t length = 0;             // steps in the cycle
+
+  // The steps computed from their replay durations: positions first .. last of the cycle, each as `totals` (its
+  // makespan and GPU busy time the bases plus S(t), the other terms as they are); `plan` is the simulated plan of
+  // position last (the range's plans have its ops and memory, with other replay counts).
+  struct ClosedRange {
+    int64_t first = 0, last = -1;
+    Plan plan;
+    TimeNs makespan_base = 0, gpu_busy_base = 0;
+    SimResult totals;  // without a timeline
+    std::shared_ptr<const ReplayDurations> replays;
+  };
+  std::optional<ClosedRange> closed;
+
+  int64_t cycle_steps() const;
+  // Every step of the cycle in order: its result (without a timeline for a closed-form step) and its plan (for a
+  // closed-form step, the range's simulated plan: the same ops and memory, other replay counts).
+  void for_each_step(const std::function<void(const SimResult&, const Plan&)>& f) const;
   double mean_step_seconds() const;
   double min_step_seconds() const;
   double median_step_seconds() const;

@@ -14,11 +14,11 @@ nlohmann::json chrome_trace(const CycleResult& cycle) {
                       {"args", {{"name", std::string(queue_name(Queue(q)))}}}});
     events.push_back({{"name", "thread_sort_index"}, {"ph", "M"}, {"pid", 0}, {"tid", q}, {"args", {{"sort_index", q}}}});
   }
+  // Every step of the cycle takes its place in time; the steps simulated event by event show their ops (a long
+  // cycle computes most of its steps from their replay counts: simulator.h).
   TimeNs offset = 0;
-  for (size_t s = 0; s < cycle.steps.size(); ++s) {
-    const Plan& plan = cycle.plans[s];
-    const SimResult& r = cycle.steps[s];
-    for (size_t i = 0; i < plan.ops.size(); ++i) {
+  cycle.for_each_step([&](const SimResult& r, const Plan& plan) {
+    for (size_t i = 0; i < r.timeline.size(); ++i) {
       const Op& op = plan.ops[i];
       const OpTiming& t = r.timeline[i];
       json args = {{"step", plan.step}, {"kind", std::string(op_kind_name(op.kind))}};
@@ -36,7 +36,7 @@ nlohmann::json chrome_trace(const CycleResult& cycle) {
                         {"args", args}});
     }
     offset += r.makespan_ns;
-  }
+  });
   return json{{"traceEvents", events}, {"displayTimeUnit", "ms"}};
 }
 

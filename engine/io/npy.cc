@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string_view>
 
@@ -115,14 +116,16 @@ size_t descr_item_bytes(const std::filesystem::path& path, const std::string& de
   if (kind == 'O') bad("is an object array (pickled Python objects), not supported");
   size_t pos = 2, size = 0;
   while (pos < descr.size() && std::isdigit(static_cast<unsigned char>(descr[pos])))
-    size = size * 10 + (descr[pos++] - '0');
+    if (__builtin_mul_overflow(size, 10u, &size) || __builtin_add_overflow(size, size_t(descr[pos++] - '0'), &size) ||
+        size > (size_t(1) << 40))
+      bad("has an item size beyond 2^40 bytes");
   if (pos == 2 || (pos < descr.size() && descr[pos] != '[')) bad("is not a numpy dtype string (e.g. '<f4')");
   if (kind == 'U') size *= 4;  // UCS-4 characters
   if (descr[0] == '>' && size > 1) bad("is big-endian, only little-endian data is supported");
   return size;
 }
 
-NpyHeader parse_header(const std::filesystem::path& path, std::ifstream& in, uint64_t file_size) {
+NpyHeader parse_header(const std::filesystem::path& path, std::istream& in, uint64_t file_size) {
   NpyHeader h;
   char pre[kMagicLen + 2];
   if (file_size < sizeof pre || !in.read(pre, sizeof pre) || std::memcmp(pre, kMagic, kMagicLen) != 0)
@@ -178,9 +181,12 @@ NpyHeader parse_header(const std::filesystem::path& path, std::ifstream& in, uin
     fail(path, "header field 'fortran_order' is True: only C-order arrays are supported (save with "
                "np.ascontiguousarray)");
 
+  // The element count must fit too (numel() multiplies it out): with a zero item size the byte count never
+  // overflows, whatever the shape.
   uint64_t bytes = h.item_bytes;
+  int64_t count = 1;
   for (int64_t d : h.shape)
-    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes))
+    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes) || __builtin_mul_overflow(count, d, &count))
       fail(path, fmt::format("header field 'shape' ({}) overflows a 64-bit byte count", fmt::join(h.shape, ", ")));
   const uint64_t have = file_size - h.data_offset;
   if (have < bytes)
@@ -206,9 +212,17 @@ Opened open_npy(const std::filesystem::path& path) {
   return o;
 }
 
-void read_data(const std::filesystem::path& path, std::ifstream& in, void* dst, size_t bytes) {
+void read_data(const std::filesystem::path& path, std::istream& in, void* dst, size_t bytes) {
   if (bytes && !in.read(static_cast<char*>(dst), static_cast<std::streamsize>(bytes)))
     fail(path, fmt::format("read of {} data bytes failed", bytes));
+}
+
+NpyArray read_array(const std::filesystem::path& path, std::istream& in, const NpyHeader& header) {
+  NpyArray out;
+  out.header = header;
+  out.data.resize(static_cast<size_t>(header.numel()) * header.item_bytes);
+  read_data(path, in, out.data.data(), out.data.size());
+  return out;
 }
 
 template <class T>
@@ -277,11 +291,14 @@ NpyHeader read_npy_header(const std::filesystem::path& path) { return open_npy(p
 
 NpyArray read_npy(const std::filesystem::path& path) {
   Opened o = open_npy(path);
-  NpyArray out;
-  out.header = o.header;
-  out.data.resize(static_cast<size_t>(o.header.numel()) * o.header.item_bytes);
-  read_data(path, o.in, out.data.data(), out.data.size());
-  return out;
+  return read_array(path, o.in, o.header);
+}
+
+NpyArray read_npy_bytes(std::string_view bytes, const std::filesystem::path& name) {
+  std::istringstream in{std::string(bytes), std::ios::binary};
+  const NpyHeader header = parse_header(name, in, bytes.size());
+  in.seekg(static_cast<std::streamoff>(header.data_offset));
+  return read_array(name, in, header);
 }
 
 NpyArrayOf<int64_t> read_npy_int64(const std::filesystem::path& path) {

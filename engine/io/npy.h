@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace zo2::io {
@@ -37,6 +38,8 @@ struct NpyArrayOf {
 // fortran_order True (the data would be transposed), or data shorter than shape × item size (truncated).
 NpyHeader read_npy_header(const std::filesystem::path& path);
 NpyArray read_npy(const std::filesystem::path& path);
+// read_npy over a file's bytes already in memory (the fuzz targets use it); `name` stands for the file in errors.
+NpyArray read_npy_bytes(std::string_view bytes, const std::filesystem::path& name);
 // As read_npy, and the dtype must be exactly int64 ('<i8') or float32 ('<f4'); otherwise the error says
 // "expected int64 ('<i8'), got '<f4'".
 NpyArrayOf<int64_t> read_npy_int64(const std::filesystem::path& path);

@@ -33,8 +33,11 @@ class SafetensorsFile {
   // data region shorter than the largest end offset (truncated file). Gaps between tensors and trailing bytes are
   // accepted (they hold no tensor).
   explicit SafetensorsFile(std::filesystem::path path);
+  // The same validation over a file's bytes already in memory (the fuzz targets use it); `name` stands for the file
+  // in errors. Tensor data points into `bytes`, which must outlive this object.
+  SafetensorsFile(const std::byte* bytes, size_t size, std::filesystem::path name);
 
-  const std::filesystem::path& path() const { return map_.path(); }
+  const std::filesystem::path& path() const { return path_; }
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
   // "__metadata__" (string → string), empty when the header has none.
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
@@ -46,7 +49,10 @@ class SafetensorsFile {
   const TensorInfo& at(const std::string& name) const;
 
  private:
-  MappedFile map_;
+  void parse(const std::byte* bytes, size_t size);
+
+  MappedFile map_;  // empty for the in-memory constructor
+  std::filesystem::path path_;
   size_t data_start_ = 0;
   std::map<std::string, TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;

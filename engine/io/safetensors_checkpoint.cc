@@ -29,9 +29,21 @@ SafetensorsCheckpoint::SafetensorsCheckpoint(std::filesystem::path dir) : dir_(s
   if (!std::filesystem::exists(index_path))
     throw std::runtime_error(fmt::format("{}: neither {} nor {} found (expected a HuggingFace safetensors checkpoint)",
                                          dir_.string(), kSingle, kIndex));
-  sharded_ = true;
+  open_sharded(index_path, read_json_file(index_path), [](const std::filesystem::path& shard_path) {
+    return std::filesystem::exists(shard_path) ? std::make_unique<SafetensorsFile>(shard_path) : nullptr;
+  });
+}
 
-  const nlohmann::json index = read_json_file(index_path);
+SafetensorsCheckpoint::SafetensorsCheckpoint(std::filesystem::path dir, std::string_view index_text,
+                                             const ShardOpener& open_shard)
+    : dir_(std::move(dir)) {
+  const auto index_path = dir_ / kIndex;
+  open_sharded(index_path, parse_json_text(index_text, index_path), open_shard);
+}
+
+void SafetensorsCheckpoint::open_sharded(const std::filesystem::path& index_path, const nlohmann::json& index,
+                                         const ShardOpener& open_shard) {
+  sharded_ = true;
   auto wm = index.is_object() ? index.find("weight_map") : index.end();
   if (wm == index.end() || !wm->is_object())
     throw std::runtime_error(
@@ -52,10 +64,11 @@ SafetensorsCheckpoint::SafetensorsCheckpoint(std::filesystem::path dir) : dir_(s
                                              "relative to the model directory",
                                              index_path.string(), name, shard));
       const auto shard_path = dir_ / rel;
-      if (!std::filesystem::exists(shard_path))
+      auto opened = open_shard(shard_path);
+      if (!opened)
         throw std::runtime_error(fmt::format("{}: shard '{}' (holding tensor '{}') is missing: {} does not exist",
                                              index_path.string(), shard, name, shard_path.string()));
-      files_.push_back(std::make_unique<SafetensorsFile>(shard_path));
+      files_.push_back(std::move(opened));
       it = shards.emplace(shard, files_.back().get()).first;
     }
     const SafetensorsFile* file = it->second;

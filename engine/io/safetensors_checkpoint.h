@@ -2,10 +2,14 @@
 // model.safetensors.index.json; tensors looked up by full name across shards.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "engine/io/safetensors.h"
 
@@ -18,6 +22,11 @@ class SafetensorsCheckpoint {
   // exists, the index is invalid, a shard is missing or corrupt, or a tensor the index lists is not in its shard.
   // Tensors a shard holds but the index does not list are ignored, as transformers ignores them.
   explicit SafetensorsCheckpoint(std::filesystem::path dir);
+  // A shard by its path, or null when there is no such file.
+  using ShardOpener = std::function<std::unique_ptr<SafetensorsFile>(const std::filesystem::path&)>;
+  // The sharded case over an index already in memory (its text, named `dir`/model.safetensors.index.json in errors)
+  // and shards from `open_shard` (the fuzz target's are in memory); the same checks and errors as above.
+  SafetensorsCheckpoint(std::filesystem::path dir, std::string_view index_text, const ShardOpener& open_shard);
 
   const std::filesystem::path& dir() const { return dir_; }
   bool sharded() const { return sharded_; }
@@ -37,6 +46,8 @@ class SafetensorsCheckpoint {
     const TensorInfo* info;
   };
   const Entry& entry(const std::string& name) const;
+  void open_sharded(const std::filesystem::path& index_path, const nlohmann::json& index,
+                    const ShardOpener& open_shard);
 
   std::filesystem::path dir_;
   bool sharded_ = false;

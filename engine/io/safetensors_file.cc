@@ -76,23 +76,31 @@ TensorInfo parse_entry(const std::filesystem::path& path, const std::string& nam
 
 }  // namespace
 
-SafetensorsFile::SafetensorsFile(std::filesystem::path path) : map_(std::move(path)) {
-  const auto& p = map_.path();
-  const size_t size = map_.size();
+SafetensorsFile::SafetensorsFile(std::filesystem::path path) : map_(std::move(path)), path_(map_.path()) {
+  parse(map_.data(), map_.size());
+}
+
+SafetensorsFile::SafetensorsFile(const std::byte* bytes, size_t size, std::filesystem::path name)
+    : path_(std::move(name)) {
+  parse(bytes, size);
+}
+
+void SafetensorsFile::parse(const std::byte* bytes, size_t size) {
+  const auto& p = path_;
   if (size < 8)
     fail(p, fmt::format("file is {} bytes, shorter than the 8-byte header length (not a safetensors file?)", size));
-  const uint64_t header_len = read_le_u64(map_.data());
+  const uint64_t header_len = read_le_u64(bytes);
   if (header_len > size - 8)
     fail(p, fmt::format("header length {} (first 8 bytes, little-endian) goes beyond the file size {} "
                         "(truncated, or not a safetensors file)",
                         header_len, size));
   data_start_ = 8 + header_len;
-  const char* header = reinterpret_cast<const char*>(map_.data() + 8);
+  const char* header = reinterpret_cast<const char*>(bytes + 8);
 
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(header, header + header_len);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number beyond a double
     fail(p, fmt::format("header ({} bytes) is not valid JSON: {}", header_len, e.what()));
   }
   if (!j.is_object()) fail(p, fmt::format("header: expected a JSON object, got {}", j.type_name()));
@@ -132,7 +140,7 @@ SafetensorsFile::SafetensorsFile(std::filesystem::path path) : map_(std::move(pa
     fail(p, fmt::format("truncated: tensor '{}' ends at data offset {} but the data region holds only {} bytes "
                         "(file {} bytes, header {} bytes)",
                         *max_end_name, max_end, data_len, size, header_len));
-  for (auto& [name, info] : tensors_) info.data = map_.data() + data_start_ + info.begin;
+  for (auto& [name, info] : tensors_) info.data = bytes + data_start_ + info.begin;
 }
 
 const TensorInfo& SafetensorsFile::at(const std::string& name) const {

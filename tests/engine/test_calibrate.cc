@@ -8,6 +8,7 @@
 #include "engine/cuda_glue.h"
 #ifdef ZO2_HAVE_CUDA
 #include "engine/calibrate.h"
+#include "simulator/calibration_profile.h"
 #endif
 
 using namespace zo2;

@@ -249,8 +249,9 @@ TEST_CASE("a plan missing a slot hand-over dependency is caught by the CPU execu
   // A slow copy back and an eager upload: without the edge, L02 lands in the slot before L00 leaves it.
   CpuExecutorOptions slow_d2h;
   slow_d2h.schedule_seed = s.seed;
-  slow_d2h.max_delay_us = {0, 0, 100000, 0, 0};
-  slow_d2h.min_delay_us = {0, 0, 50000, 0, 0};  // far longer than the compute between, even on a loaded machine
+  // Far longer than the compute between, even on a machine loaded by other builds (50 ms once was not).
+  slow_d2h.max_delay_us = {0, 0, 500000, 0, 0};
+  slow_d2h.min_delay_us = {0, 0, 400000, 0, 0};
   const Run resident = train(s.start, policy_of(s.shape, "none", 1, "reuse", "on", 1), at::kCPU,
                              make_cpu_executor(1, 0), s.batches, s.seed);
   const Run broken = train(s.start, p, at::kCPU, make_cpu_executor(slow_d2h), s.batches, s.seed, {plan});
@@ -278,8 +279,8 @@ TEST_CASE("an early upload missing its slot hand-over is caught by the CPU execu
   // A slow copy back: without the edge, block 0 lands in the slot before block n-2 is copied back from it.
   CpuExecutorOptions slow_d2h;
   slow_d2h.schedule_seed = s.seed;
-  slow_d2h.max_delay_us = {0, 0, 100000, 0, 0};
-  slow_d2h.min_delay_us = {0, 0, 50000, 0, 0};
+  slow_d2h.max_delay_us = {0, 0, 500000, 0, 0};
+  slow_d2h.min_delay_us = {0, 0, 400000, 0, 0};
   const Run resident = train(s.start, policy_of(s.shape, "none", 1, "reuse", "on", 1), at::kCPU,
                              make_cpu_executor(1, 0), s.batches, s.seed);
   const Run intact = train(s.start, p, at::kCPU, make_cpu_executor(slow_d2h), s.batches, s.seed,

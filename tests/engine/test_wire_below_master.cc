@@ -4,6 +4,7 @@
 #include "catch_aten.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <catch2/generators/catch_generators.hpp>
 #include <catch2/generators/catch_generators_range.hpp>
@@ -38,6 +39,15 @@ TEST_CASE("fp8 wire copies decode within e4m3's error bound of each group's scal
   CHECK(test::rel_error(decoded, x) < 0.05);
 }
 
+TEST_CASE("host threads (--host-threads) cap the threads of the host update's CPU pass") {
+  for (int64_t n : {1, 2, 3}) {
+    const int used = cpu_pass_threads(n);
+    INFO("cap " << n << ", pool " << at::get_num_threads() << ", used " << used);
+    CHECK(used >= 1);
+    CHECK(used <= n);
+  }
+}
+
 TEST_CASE("with the wire below the master, the host master holds exactly the fp32 updates") {
   const std::string family = GENERATE(from_range(test::test_families()));
   const uint64_t seed = test::fresh_seed();
@@ -47,12 +57,14 @@ TEST_CASE("with the wire below the master, the host master holds exactly the fp3
   ModelShape shape = test::random_small_shape(rng, family);
   shape.layers = 3;
   for (const char* wire : {"fp16", "bf16", "fp8"}) {
-    INFO("wire " << wire);
     PolicyOptions o;
     o.offload = "all";
     o.dtype = "fp32";
     o.master = "fp32";
     o.wire = wire;
+    // --host-threads splits the host update differently; the reference below runs it on every thread.
+    o.host_threads = int64_t(rng() % 4);
+    INFO("wire " << wire << " host threads " << o.host_threads);
     const Policy policy = resolve_policy(o, shape.layers);
     OptModel m = OptModel::allocate(shape, DType::f32, at::kCPU, policy.offload, policy.master, policy.wire);
     m.init_random(seed);

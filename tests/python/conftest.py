@@ -192,3 +192,27 @@ def random_config_and_model(family, rng, **overrides):
 def write_ids(path, ids):
     np.save(path, np.ascontiguousarray(ids, dtype=np.int64))
     return path
+
+
+@pytest.fixture(scope="session")
+def zo2m():
+    """The zo2 Python module of this build (ctest puts it on PYTHONPATH); skipped only where CMake built none."""
+    try:
+        import zo2
+    except ImportError as e:
+        if os.environ.get("ZO2_PYTHON_MODULE", "ON").upper() in ("OFF", "0", "FALSE"):
+            pytest.skip("this build has no Python module (pybind11 or Python headers missing)")
+        pytest.fail(f"import zo2 failed: {e}")
+    return zo2
+
+
+def saved_random_model(family, rng, directory, **overrides):
+    """A random small OPT or LLaMA model saved as HF does; returns (config, transformers model)."""
+    config, model = random_config_and_model(family, rng, **overrides)
+    model.save_pretrained(directory)
+    return config, model
+
+
+# The module's tests run on the CPU everywhere and on the GPU where there is one.
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                reason="no GPU on this machine"))]

@@ -62,22 +62,23 @@ def trainable(model):
     return [t for t in out if ".layers." not in t[0]] + [t for t in out if ".layers." in t[0]]
 
 
-def mezo_step(model, ids, run_seed, step, lr, eps, weight_decay):
-    """One plain MeZO step; returns (loss+, loss-, g)."""
+def mezo_step(model, ids, run_seed, step, lr, eps, weight_decay, labels=None):
+    """One plain MeZO step; returns (loss+, loss-, g). labels (HF's, -100 where no target): default the ids."""
     seed = step_seed(run_seed, step)
     params = trainable(model)
     zs, index = [], 0
     for _, p, _ in params:
         zs.append(torch.from_numpy(normals(seed, index, p.numel())).view_as(p))
         index += p.numel()
-    labels = torch.from_numpy(ids)
+    inputs = torch.from_numpy(ids)
+    labels = inputs if labels is None else torch.as_tensor(labels)
     with torch.no_grad():
         for (_, p, _), z in zip(params, zs):
             p.add_(z, alpha=eps)
-        plus = model(labels, labels=labels).loss.item()
+        plus = model(inputs, labels=labels).loss.item()
         for (_, p, _), z in zip(params, zs):
             p.add_(z, alpha=-2 * eps)
-        minus = model(labels, labels=labels).loss.item()
+        minus = model(inputs, labels=labels).loss.item()
         for (_, p, _), z in zip(params, zs):
             p.add_(z, alpha=eps)
         g = (plus - minus) / (2 * eps)

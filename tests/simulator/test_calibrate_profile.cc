@@ -1,8 +1,9 @@
-// What zo2 calibrate writes is what the simulator reads: the same assembler (engine/calibrate_json.h) on fake
+// What zo2 calibrate writes is what the simulator reads: the same assembler (simulator/calibration_profile.h) on fake
 // measurements, loaded by the simulator's loader from a file, every value back as written; its block timings are used.
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_floating_point.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -13,7 +14,7 @@
 #include "core/model_shape.h"
 #include "core/plan.h"
 #include "core/policy.h"
-#include "engine/calibrate_json.h"
+#include "simulator/calibration_profile.h"
 #include "simulator/cost_model.h"
 #include "simulator/profile.h"
 

@@ -1,6 +1,7 @@
 // `zo2 simulate`, `zo2 plan` and `zo2 sweep` end to end (runs the binary named by $ZO2_BIN, as ctest sets it).
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -66,11 +67,11 @@ TEST_CASE("zo2 simulate writes json with the documented keys and a trace", "[cli
   const Output csv = run("simulate --model opt-125m --format csv");
   REQUIRE(csv.status == 0);
   CHECK_THAT(csv.text, ContainsSubstring("commit,date,card,driver,executor,model"));
-  // ..., writeback, prefetch_next, fold_update (on by default), gpu_mem_budget, metric
-  CHECK_THAT(csv.text, ContainsSubstring(",sim,opt-125m,1,2048,fp16,all,1,reuse,on,fp16,fp16,1,off,on,0,step_seconds,"));
+  // ..., writeback, prefetch_next, fold_update (on by default), host_threads, gpu_mem_budget, metric
+  CHECK_THAT(csv.text, ContainsSubstring(",sim,opt-125m,1,2048,fp16,all,1,reuse,on,fp16,fp16,1,off,on,0,0,step_seconds,"));
   const Output next = run("simulate --model opt-125m --prefetch-next on --fold-update off --format csv");
   REQUIRE(next.status == 0);
-  CHECK_THAT(next.text, ContainsSubstring(",fp16,fp16,1,on,off,0,step_seconds,"));
+  CHECK_THAT(next.text, ContainsSubstring(",fp16,fp16,1,on,off,0,0,step_seconds,"));
   std::filesystem::remove_all(dir);
 }
 
@@ -179,4 +180,40 @@ TEST_CASE("zo2 simulate --plan runs a plan file as written, edits included", "[c
   std::ofstream(dir / "edited.json") << j.dump();
   CHECK(step(dir / "edited.json") > step(plan));
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("zo2 sweep refuses a spec of more policies than --max-policies, naming the count and the flag", "[cli]") {
+  if (!std::getenv("ZO2_BIN")) SKIP("ZO2_BIN is not set (run through ctest)");
+  const auto dir = temp_dir();
+  const auto spec = dir / "big.json";
+  // 2 models x 1 profile x 3 seqs x (3 x 4 grid policies + the search's 4 candidates: 2 prefetch x 2 writeback) = 96.
+  std::ofstream(spec) << R"({"models": ["opt-125m", "opt-350m"], "profiles": ["h100-targets"], "seq": [256, 512, 1024],
+    "policies": [{"prefetch": [0, 1, 2], "writeback": [1, 2, 4, 8]}],
+    "search": {"resident_counts": [0], "prefetch": [0, 1], "writeback": [1, 2], "slots": ["reuse"],
+               "overlap": ["on"], "prefetch_next": ["off"]}})";
+  const auto out = dir / "out.csv";
+  const Output refused = run("sweep " + spec.string() + " --out " + out.string() + " --max-policies 95");
+  CHECK(refused.status == 2);
+  CHECK_THAT(refused.text, ContainsSubstring("96 policies") && ContainsSubstring("--max-policies 96"));
+  CHECK_FALSE(std::filesystem::exists(out));
+  const Output ran = run("sweep " + spec.string() + " --out " + out.string() + " --max-policies 96");
+  CHECK(ran.status == 0);
+  CHECK(std::filesystem::exists(out));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("zo2 simulate answers a write-back cycle of a million steps within seconds", "[cli]") {
+  if (!std::getenv("ZO2_BIN")) SKIP("ZO2_BIN is not set (run through ctest)");
+  const auto t0 = std::chrono::steady_clock::now();
+  const Output o = run("simulate --model opt-175b --writeback 1000000 --format json");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(o.text.substr(0, 2000));
+  REQUIRE(o.status == 0);
+  CHECK(seconds < 10);
+  const auto j = nlohmann::json::parse(o.text);
+  CHECK(j["cycle_steps"] == 1000000);
+  CHECK_FALSE(j.contains("cycle_step_seconds"));  // a million entries would be no answer to read
+  const Output refused = run("simulate --model opt-175b --writeback 20000000");
+  CHECK(refused.status == 2);
+  CHECK_THAT(refused.text, ContainsSubstring("--writeback 20000000") && ContainsSubstring("<= 10000000"));
 }

@@ -15,8 +15,8 @@ TEST_CASE("search finds the fastest policy under the budget", "[search]") {
   const ModelShape shape = model_preset("opt-1.3b");
   const HardwareProfile prof = load_profile("h100-targets");
   SearchSpace space;
-  space.prefetch = {0, 1, 2};
-  space.writeback = {1, 4};
+  space.grid.prefetch = {0, 1, 2};
+  space.grid.writeback = {1, 4};
   space.resident_counts = {0, 2, 6, 12, 24};
   const Plan all = build_plan(shape, policy("all", 1, 1, 24), 1, 2048);
   space.gpu_mem_budget = all.memory.gpu_total() + 3 * all.compute_block_bytes;  // room for about 3 resident blocks
@@ -41,9 +41,9 @@ TEST_CASE("search finds the fastest policy under the budget", "[search]") {
 TEST_CASE("the search space enumerates distinct valid policies", "[search]") {
   SearchSpace space;
   space.resident_counts = {0, 1, 4};
-  space.prefetch = {1};
-  space.writeback = {1, 4};
-  space.wire = {"", "fp8"};
+  space.grid.prefetch = {1};
+  space.grid.writeback = {1, 4};
+  space.grid.wire = {"", "fp8"};
   int64_t invalid = 0;
   const auto ps = enumerate_policies(space, 4, &invalid);
   // first/last with 0 resident are the same "all"; 4 resident = "none" (streaming knobs collapse).

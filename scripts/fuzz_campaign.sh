@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The long fuzz campaign: each target of an existing fuzz build (scripts/fuzz.sh makes it, with its seeds) runs for
+# RUNS executions (default 10 million) or MAX_SECONDS, whichever comes first, one process per target (in-process,
+# as -jobs=1 would be but with its statistics in our log), at most $ZO2_FUZZ_PARALLEL at a time (default 1: one
+# core), at nice 19. Appends one row per (target, metric) to experiments/results/fuzz_campaign.csv (or $ZO2_FUZZ_CSV): executions, seconds, corpus_size, crashes.
+# usage: scripts/fuzz_campaign.sh [RUNS] [MAX_SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-10000000}
+max_seconds=${2:-36000}
+build=${ZO2_FUZZ_BUILD_DIR:-build-fuzz}
+csv=${ZO2_FUZZ_CSV:-experiments/results/fuzz_campaign.csv}
+parallel=${ZO2_FUZZ_PARALLEL:-1}
+machine=${ZO2_MACHINE:-"cpu: $(nproc) cores ($(uname -n))"}
+commit=${ZO2_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+date=$(date -u +%F)
+targets=(fuzz_safetensors fuzz_safetensors_index fuzz_npy fuzz_hf_config fuzz_profile fuzz_sweep_spec fuzz_plan_json)
+declare -A dict=([fuzz_safetensors]=safetensors [fuzz_npy]=npy)
+for t in "${targets[@]}"; do
+  [ -x "$build/fuzz/$t" ] && [ -d "$build/seeds/$t" ] || { echo "fuzz_campaign: $build/$t or its seeds missing: run scripts/fuzz.sh first" >&2; exit 1; }
+done
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+mkdir -p "$build/campaign"
+one() {
+  local t=$1 corpus="$build/corpus/$t" log="$build/campaign/$t.log" start end rc=0
+  mkdir -p "$corpus" "$build/campaign/artifacts"
+  start=$(date +%s.%N)
+  nice -n 19 "$build/fuzz/$t" "$corpus" "$build/seeds/$t" -runs="$runs" -max_total_time="$max_seconds" \
+    -timeout=10 -rss_limit_mb=2048 -dict="fuzz/${dict[$t]:-json}.dict" -print_final_stats=1 \
+    -artifact_prefix="$build/campaign/artifacts/$t-" >"$log" 2>&1 || rc=$?
+  end=$(date +%s.%N)
+  echo "$rc $(awk "BEGIN{print $end - $start}")" >"$build/campaign/$t.result"
+}
+running=0
+for t in "${targets[@]}"; do
+  one "$t" &
+  running=$((running + 1))
+  if [ "$running" -ge "$parallel" ]; then wait -n; running=$((running - 1)); fi
+done
+wait
+[ -f "$csv" ] || echo "commit,date,machine,sanitizers,target,metric,value,unit" >"$csv"
+status=0
+for t in "${targets[@]}"; do
+  read -r rc seconds <"$build/campaign/$t.result"
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/campaign/$t.log" | tail -1)
+  corpus=$(find "$build/corpus/$t" -type f | wc -l)
+  crashes=$(find "$build/campaign/artifacts" -name "$t-*" | wc -l)
+  for row in "executions,${execs:-0},inputs" "seconds,$seconds,s" "corpus_size,$corpus,inputs" "crashes,$crashes,inputs"; do
+    echo "$commit,$date,$machine,address+undefined,$t,$row" >>"$csv"
+  done
+  printf '%-24s executions %10s  seconds %8.0f  corpus %6s  crashes %s (exit %s)\n' "$t" "${execs:-?}" "$seconds" \
+    "$corpus" "$crashes" "$rc"
+  if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then status=1; fi
+done
+exit $status
