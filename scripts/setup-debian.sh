@@ -14,7 +14,7 @@ step="starting"
 trap 'rc=$?; echo "setup: FAILED at: $step (exit $rc)." >&2; echo "setup: $hint" >&2; exit $rc' ERR
 hint="see the messages above; re-run scripts/setup-debian.sh once the cause is mended (it skips what is done)"
 
-packages=(cmake ninja-build g++ git python3 python3-venv python3-pip ca-certificates
+packages=(cmake ninja-build g++ git python3 python3-dev python3-venv python3-pip ca-certificates
           libfmt-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev clang libclang-rt-14-dev)
 backports=(catch2)
 

@@ -38,6 +38,7 @@ class Policy:
     gpu_mem_budget: refuse a plan whose predicted GPU memory exceeds this (bytes, or "40GB", "40GiB"; 0: none).
     prefetch_next: upload the next step's first blocks during this step's tail.
     fold_update: blocks that stay on the GPU apply a step's update in its restore pass.
+    host_threads: host threads that apply the master update when wire is below master (0: all of the host's).
 
     Values are checked by the engine (the messages are the CLI's, naming the flag).
     """
@@ -53,6 +54,7 @@ class Policy:
     gpu_mem_budget: Union[int, str] = 0
     prefetch_next: Switch = False
     fold_update: Switch = True
+    host_threads: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The policy as the JSON fields of `zo2 sweep` specs and results (unset formats left out)."""
