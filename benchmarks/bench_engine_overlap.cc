@@ -11,7 +11,7 @@
 #include "core/median.h"
 #include "core/model_shape.h"
 #include "core/slab_layout.h"
-#include "engine/opt_forward.h"
+#include "engine/model_forward.h"
 #include "engine/param_slab.h"
 #include "engine/zo_kernels.h"
 
@@ -60,7 +60,7 @@ void BM_ForwardBesideZoPass(benchmark::State& state) {
   CUDA_CHECK(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming));
   CUDA_CHECK(cudaEventCreateWithFlags(&join, cudaEventDisableTiming));
   at::Tensor out;
-  auto forward = [&] { out = opt_block(shape, forward_block, hidden); };
+  auto forward = [&] { out = model_block(shape, forward_block, hidden); };
   auto zo_on = [&](cudaStream_t s) { zo_pass_cuda(zo_block.flat.data_ptr(), dt, segments, k, s); };
   auto sequential = [&] {
     forward();

@@ -45,6 +45,8 @@ struct CalibrationMeasurements {
   struct Block {
     std::string model;
     int64_t hidden = 0, ffn = 0, heads = 0;
+    std::string family = "opt";          // with kv_heads and head_dim, the rest of the block shape that keys the entry
+    int64_t kv_heads = 0, head_dim = 0;
     DType dtype = DType::f16;
     int64_t batch = 0, seq = 0;
     int64_t slab_bytes = 0, params = 0;
@@ -82,6 +84,7 @@ struct CalibrationMeasurements {
     int64_t batch = 0, seq = 0;
     double embed_seconds = 0, head_loss_seconds = 0, head_forward_flops = 0;
     int64_t hidden = 0, vocab = 0, proj = 0;  // the shape that keys the profile's model_timings entry
+    std::string family = "opt";
   };
   std::vector<ModelTiming> model_timings;  // the profile's model_timings (embed and head+loss of each model)
 };

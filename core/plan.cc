@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/model_family.h"
 #include "core/slab_layout.h"
 
 namespace zo2 {
@@ -144,14 +145,20 @@ class Builder {
     const int64_t res_params = s_.resident_params();
     const int64_t res_bytes = resident_layout(s_, p_.dtype).bytes();
     const int64_t embed_mem = 3 * tokens_ * s_.hidden * elt;
-    const double embed_flops = s_.has_projection() ? 2.0 * double(tokens_) * s_.hidden * s_.word_embed_proj_dim : 0.0;
+    const ModelFamily& family = s_.desc();
+    const BlockCostTerms cost = family.block_cost_terms(s_);
+    const double embed_flops = family.embed_forward_flops(s_, B_, T_);
     // With --fold-update the resident group's update was applied by the last step's zo=/head: +eps only.
     const bool fold_resident = p_.folds(-1);
     int a = add_zo("zo+/resident", fold_resident ? OpKind::zo_perturb : OpKind::zo_update, -1, res_params,
                    2 * res_bytes, (fold_resident ? 1 : 2) * res_params, {});
-    int ep = add(make("embed/fwd+", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, 2, +1), {a});
+    int ep = add(make("embed/fwd+", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, cost.embed_kernels,
+                          +1),
+                     {a});
     int b = add_zo("zo-/resident", OpKind::zo_minus, -1, res_params, 2 * res_bytes, res_params, {ep});
-    int em = add(make("embed/fwd-", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, 2, -1), {b});
+    int em = add(make("embed/fwd-", OpKind::embed, Queue::compute, -1, embed_flops, embed_mem, cost.embed_kernels,
+                          -1),
+                     {b});
     int resident_restore = add_zo("zo=/resident", OpKind::zo_restore, -1, res_params, 2 * res_bytes, res_params, {em});
     int prev_plus = ep, prev_minus = em;
 
@@ -188,12 +195,12 @@ class Builder {
                       (folds ? 1 : 2) * block_params_, first_deps, slot);
       plan_.ops[size_t(zp)].prev_deps = std::move(first_prev_deps);
       const double fwd_flops = s_.block_forward_flops(B_, T_);
-      const int64_t fwd_mem = compute_bytes_ + tokens_ * (10 * s_.hidden + 2 * s_.ffn) * elt;
-      Op fp_op = make("fwd+/" + tag, OpKind::forward, Queue::compute, l, fwd_flops, fwd_mem, 10, +1);
+      const int64_t fwd_mem = compute_bytes_ + tokens_ * cost.activation_elements_per_token * elt;
+      Op fp_op = make("fwd+/" + tag, OpKind::forward, Queue::compute, l, fwd_flops, fwd_mem, cost.kernels, +1);
       fp_op.slot = slot;
       int fp = add(fp_op, {zp, prev_plus});
       int zm = add_zo("zo-/" + tag, OpKind::zo_minus, l, block_params_, zx_bytes, block_params_, {fp}, slot);
-      Op fm_op = make("fwd-/" + tag, OpKind::forward, Queue::compute, l, fwd_flops, fwd_mem, 10, -1);
+      Op fm_op = make("fwd-/" + tag, OpKind::forward, Queue::compute, l, fwd_flops, fwd_mem, cost.kernels, -1);
       fm_op.slot = slot;
       int fm = add(fm_op, {zm, prev_minus});
       // A folding block's restore waits for the loss (it needs g): it is added after the loss, below.
@@ -241,9 +248,11 @@ class Builder {
     int hz = add_zo("zo+/head", OpKind::zo_perturb, -1, res_params, 2 * res_bytes, res_params, {resident_restore});
     const double head_flops = s_.head_forward_flops(B_, T_);
     const int64_t head_mem = s_.vocab_size * s_.word_embed_proj_dim * elt + tokens_ * s_.vocab_size * (elt + 8);
-    int hp = add(make("head/fwd+", OpKind::head, Queue::compute, -1, head_flops, head_mem, 4, +1), {hz, prev_plus});
+    int hp = add(make("head/fwd+", OpKind::head, Queue::compute, -1, head_flops, head_mem, cost.head_kernels, +1),
+                 {hz, prev_plus});
     int hm = add_zo("zo-/head", OpKind::zo_minus, -1, res_params, 2 * res_bytes, res_params, {hp});
-    int hf = add(make("head/fwd-", OpKind::head, Queue::compute, -1, head_flops, head_mem, 4, -1), {hm, prev_minus});
+    int hf = add(make("head/fwd-", OpKind::head, Queue::compute, -1, head_flops, head_mem, cost.head_kernels, -1),
+                 {hm, prev_minus});
     if (!fold_resident) add_zo("zo=/head", OpKind::zo_restore, -1, res_params, 2 * res_bytes, res_params, {hf});
     const int loss = add(make("loss", OpKind::loss, Queue::host, -1, 0, 0, 0), {hp, hf});
 
@@ -427,6 +436,7 @@ Plan build_plan(const ModelShape& shape, const Policy& policy, int64_t batch, in
   if (seq <= 0 || seq > shape.max_positions)
     throw std::invalid_argument(
         fmt::format("--seq: expected an integer in 1..{} (the model's positions), got {}", shape.max_positions, seq));
+  shape.check_sequence(seq, "--seq");
   if (step < 0) throw std::invalid_argument(fmt::format("plan: step must be >= 0, got {}", step));
   Plan plan;
   plan.shape = shape;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "core/model_family.h"
 #include "core/plan.h"
 #include "core/policy.h"
 #include "core/slab_layout.h"
@@ -117,21 +118,19 @@ MemoryPrediction predict_memory(const ModelShape& shape, const Policy& policy, i
                    "the + and - passes' hidden states [B,T,H], both kept as the passes advance together"});
   m.gpu.push_back({"workspace", model.workspace_bytes,
                    "cuBLAS workspace of the compute stream and small buffers (MemoryModel::workspace_bytes)"});
-  const int64_t hidden_buffers =
-      shape.is_llama() ? model.llama_layer_workspace_hidden_buffers : model.layer_workspace_hidden_buffers;
-  const int64_t ffn_buffers = shape.is_llama() ? model.llama_layer_workspace_ffn_buffers : model.layer_workspace_ffn_buffers;
+  const LayerWorkspace layer = shape.desc().layer_workspace(shape);
+  const int64_t hidden_buffers = layer.hidden_buffers, ffn_buffers = layer.ffn_buffers;
   int64_t workspace = tokens * (hidden_buffers * shape.hidden + ffn_buffers * shape.ffn) * elt;
   if (model.materialized_attention_scores) workspace += batch * shape.heads * seq * seq * elt;
   m.gpu.push_back({"layer_workspace", workspace,
                    fmt::format("one layer's forward buffers while it is enqueued: {} x [B,T,H] and {} x [B,T,FFN]{}{}",
                                hidden_buffers, ffn_buffers,
                                model.materialized_attention_scores ? " and [B,heads,T,T] scores" : "",
-                               shape.is_llama() ? " (LLaMA: fitted to two measured peaks)" : ""),
+                               layer.note),
                    Live::forward});
   // The head GEMM's input is a new tensor when a final norm or project_out makes it; with a projection, the norm's
   // output is freed once project_out's exists, before the logits are allocated.
-  const int64_t head_input_width =
-      shape.has_projection() ? shape.word_embed_proj_dim : (shape.has_final_layer_norm() ? shape.hidden : 0);
+  const int64_t head_input_width = shape.desc().head_input_width(shape);
   const int64_t head_rows = batch * std::max<int64_t>(seq - 1, 0);
   m.gpu.push_back({"logits", head_rows * (shape.vocab_size + head_input_width) * elt,
                    fmt::format("the loss while a head op is enqueued: compute-format logits [B,T-1,V] and the head "

@@ -27,17 +27,10 @@ struct MemoryModel {
   // small buffers. The allocator's peak on the H200 exceeds the named tensors by 33 MiB (+ the 16 KiB of token ids)
   // in every measured configuration, 1.3B to 175B, resident or offloaded (experiments/results/engine_h200_*.csv).
   int64_t workspace_bytes = 33ll << 20;
-  // The per-layer forward workspace is [B,T,H] buffers (q, k, v, attention output, residual) and [B,T,FFN] ones.
-  int64_t layer_workspace_hidden_buffers = 5;
-  int64_t layer_workspace_ffn_buffers = 1;
-  // LLaMA's block (engine/llama_forward.cc): SwiGLU's gate, up and product [B,T,FFN], and [B,T,H] buffers fitted to
-  // the allocator peaks of llama-2-7b (resident) and llama-2-13b (offloaded) on the H200 at 20d9594: seven (RMSNorm's
-  // fp32 copy beside OPT's five) over-predicted both by 3.6-3.8 buffers; four is within 0.3 of a buffer of both.
-  int64_t llama_layer_workspace_hidden_buffers = 4;
-  int64_t llama_layer_workspace_ffn_buffers = 3;
+  // The per-layer forward workspace ([B,T,H] and [B,T,FFN] buffers) is the family's (ModelFamily::layer_workspace).
   // Attention with a fused kernel keeps no [B,heads,T,T] scores; set true for an unfused attention.
   bool materialized_attention_scores = false;
-  // The loss on the GPU (engine/opt_forward.cc opt_causal_lm_loss) reads the compute-format logits [B,T-1,V] once
+  // The loss on the GPU (engine/opt_forward.cc causal_lm_loss) reads the compute-format logits [B,T-1,V] once
   // (engine/cross_entropy.cu): no fp32 copy. Its peak is the logits plus the head GEMM's input [B,T-1,H'] (the final
   // norm's or project_out's output; none when the head reads the hidden states directly).
 };

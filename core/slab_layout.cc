@@ -15,7 +15,7 @@ SlabLayout make_slab_layout(const std::vector<TensorSpec>& tensors, int64_t firs
   const int64_t align = kSlabAlignBytes / dtype_bytes(dtype);
   int64_t offset = 0, global = first_global_index;
   for (const auto& t : tensors) {
-    SlabEntry e{t.name, t.shape, offset, t.numel(), global, t.decay};
+    SlabEntry e{t.name, t.shape, offset, t.numel(), global, t.decay, t.init};
     layout.entries.push_back(e);
     global += e.numel;
     offset += (e.numel + align - 1) / align * align;

@@ -21,6 +21,7 @@ struct SlabEntry {
   int64_t numel = 0;
   int64_t global_index = 0;    // global element index of the first element (checkpoint order)
   bool decay = true;
+  TensorInit init = TensorInit::normal;
 };
 
 struct SlabLayout {

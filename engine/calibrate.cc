@@ -25,7 +25,7 @@
 #include "engine/cuda_check.h"
 #include "engine/cuda_glue.h"
 #include "engine/zo_kernels.h"
-#include "engine/opt_forward.h"
+#include "engine/model_forward.h"
 #include "engine/param_slab.h"
 #include "engine/step_state.h"
 
@@ -254,7 +254,7 @@ BlockTimes measure_block(const ModelShape& shape, DType dtype, int64_t batch, in
   out.slab_bytes = slab.layout.bytes();
   out.params = slab.layout.params();
   at::Tensor h;
-  out.forward_seconds = gpu_seconds(s.stream(), warmup, repeats, 1, [&] { h = opt_block(shape, slab, hidden); });
+  out.forward_seconds = gpu_seconds(s.stream(), warmup, repeats, 1, [&] { h = model_block(shape, slab, hidden); });
   if (!zo) return out;
   ZoPassCoeffs k = timing_coeffs();
   float sign = 1.0f;  // alternate +eps/-eps so the weights stay near where they started
@@ -297,10 +297,10 @@ double measure_block_loop(const ModelShape& shape, DType dtype, int64_t batch, i
       k.fold_update = false;
       k.perturb_scale = 1e-3f;
       zo_pass(b, k);
-      h = opt_block(shape, b, hidden);
+      h = model_block(shape, b, hidden);
       k.perturb_scale = -2e-3f;
       zo_pass(b, k);
-      h = opt_block(shape, b, hidden);
+      h = model_block(shape, b, hidden);
       k.fold_update = true;
       k.perturb_scale = 1e-3f;
       zo_pass(b, k);
@@ -341,9 +341,9 @@ EmbedHeadTimes measure_embed_head(const ModelShape& shape, DType dtype, int64_t 
   at::Tensor hidden = at::randn({batch, seq, shape.hidden}, at::TensorOptions().dtype(to_scalar_type(dtype)).device(at::kCUDA));
   EmbedHeadTimes out;
   at::Tensor sink;
-  out.embed_seconds = gpu_seconds(s.stream(), warmup, repeats, 2, [&] { sink = opt_embed(shape, resident, ids); });
+  out.embed_seconds = gpu_seconds(s.stream(), warmup, repeats, 2, [&] { sink = model_embed(shape, resident, ids); });
   out.head_loss_seconds =
-      gpu_seconds(s.stream(), warmup, repeats, 1, [&] { sink = opt_causal_lm_loss(shape, resident, hidden, ids); });
+      gpu_seconds(s.stream(), warmup, repeats, 1, [&] { sink = causal_lm_loss(shape, resident, hidden, ids); });
   return out;
 }
 
@@ -463,6 +463,9 @@ CalibrationMeasurements measure_hardware(const CalibrateOptions& o) {
     e.hidden = shape.hidden;
     e.ffn = shape.ffn;
     e.heads = shape.heads;
+    e.family = shape.family;
+    e.kv_heads = shape.key_value_heads();
+    e.head_dim = shape.head_dim();
     e.dtype = o.dtype;
     e.batch = o.batch;
     e.seq = o.seq;
@@ -502,7 +505,7 @@ CalibrationMeasurements measure_hardware(const CalibrateOptions& o) {
     const EmbedHeadTimes eh = measure_embed_head(shape, o.dtype, o.batch, o.seq, o.warmup, o.repeats);
     m.model_timings.push_back({name, o.dtype, o.batch, o.seq, eh.embed_seconds, eh.head_loss_seconds,
                                shape.head_forward_flops(o.batch, o.seq), shape.hidden, shape.vocab_size,
-                               shape.word_embed_proj_dim});
+                               shape.word_embed_proj_dim, shape.family});
     log(v, fmt::format("{} embed {:.3f} ms, head + loss {:.3f} ms", name, eh.embed_seconds * 1e3,
                        eh.head_loss_seconds * 1e3));
   }

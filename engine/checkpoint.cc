@@ -1,4 +1,4 @@
-// Loading and saving OPT and LLaMA models as HuggingFace safetensors directories.
+// Loading and saving models of every family as HuggingFace safetensors directories.
 #include "engine/checkpoint.h"
 
 #include <ATen/ATen.h>
@@ -12,6 +12,7 @@
 
 #include "core/fault_points.h"
 #include "core/json_file.h"
+#include "core/model_family.h"
 #include "core/remove_tree.h"
 #include "engine/io/safetensors_checkpoint.h"
 #include "engine/io/safetensors_write.h"
@@ -86,7 +87,7 @@ OptModel load_opt_checkpoint(const std::filesystem::path& dir, DType dtype, c10:
   for (int64_t l = 0; l < shape.layers; ++l)
     for (const auto& t : shape.block_tensors()) wanted.push_back(ModelShape::block_prefix(l) + t.name);
   const std::string prefix =
-      io::find_decoder_prefix(ckpt, wanted, shape.is_llama() ? io::llama_model_prefixes() : io::decoder_prefixes());
+      io::find_decoder_prefix(ckpt, wanted, shape.desc().checkpoint_prefixes());
 
   if (!offload.empty() && int64_t(offload.size()) != shape.layers)
     throw std::invalid_argument(fmt::format("--offload names {} layers but {} has {}", offload.size(), dir.string(),
@@ -112,7 +113,7 @@ void save_opt_checkpoint(const OptModel& model, const std::filesystem::path& fin
       const SlabEntry& e = slab.layout.entries[i];
       host.push_back(slab.views[i].to(at::kCPU).contiguous());
       const at::Tensor& t = host.back();
-      // transformers' own keys: "model.decoder." (OPT) or "model." (LLaMA) before the name, lm_head at the top.
+      // transformers' own keys: the family's prefix before the name, lm_head at the top.
       tensors.push_back({ModelShape::checkpoint_key(model.shape.hf_model_prefix(), group_prefix + e.name),
                          safetensors_dtype(slab.layout.dtype), e.shape, t.data_ptr(), size_t(t.nbytes())});
     }

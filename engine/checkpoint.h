@@ -1,6 +1,6 @@
-// HuggingFace OPT and LLaMA checkpoints in and out: a directory with config.json and safetensors weights (single or
-// sharded; OPT keys under "model.decoder." or "decoder.", LLaMA keys under "model." or bare, with lm_head.weight at
-// the top level).
+// HuggingFace checkpoints of every family in and out: a directory with config.json and safetensors weights (single or
+// sharded; keys under any of the family's prefixes, e.g. OPT's "model.decoder." or "decoder.", the rotary decoders'
+// "model." or bare, with lm_head.weight at the top level).
 #pragma once
 #include <filesystem>
 #include <optional>

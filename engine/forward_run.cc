@@ -6,7 +6,7 @@
 
 #include "engine/io/npy.h"
 #include "engine/input_check.h"
-#include "engine/model_forward.h"
+#include "engine/whole_forward.h"
 #include "engine/model_source.h"
 
 namespace zo2 {

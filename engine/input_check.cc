@@ -23,6 +23,7 @@ void check_token_ids(const at::Tensor& ids, const ModelShape& shape, const std::
   if (ids.size(1) > shape.max_positions)
     throw std::invalid_argument(fmt::format("{}: {} tokens per row exceed the model's {} positions", what, ids.size(1),
                                             shape.max_positions));
+  shape.check_sequence(ids.size(1), what);  // a family's own limit (Mistral's sliding window)
   const auto [lo, hi] = at::aminmax(ids);
   if (lo.item<int64_t>() >= 0 && hi.item<int64_t>() < shape.vocab_size) return;
   const at::Tensor flat = ids.reshape({-1}).cpu();

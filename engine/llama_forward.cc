@@ -1,5 +1,6 @@
-// LLaMA forward in ATen ops, matching transformers 5.17's LlamaForCausalLM (eval, SDPA attention, no mask) op for op,
-// so that half precision rounds where HF rounds.
+// The rotary decoders' forward in ATen ops, matching transformers 5.17's LlamaForCausalLM (eval, SDPA attention, no
+// mask) op for op, so that half precision rounds where HF rounds; Qwen3's q/k norms and attention biases where the
+// shape and options ask for them. Registers LLaMA's forward.
 #include "engine/llama_forward.h"
 
 #include <ATen/ATen.h>
@@ -11,6 +12,7 @@
 #include <tuple>
 
 #include "engine/cuda_glue.h"
+#include "engine/model_forward.h"
 
 namespace zo2 {
 namespace {
@@ -68,12 +70,23 @@ at::Tensor rotate_half(const at::Tensor& x) {
   return at::cat({at::neg(x.narrow(-1, half, half)), x.narrow(-1, 0, half)}, -1);
 }
 
-at::Tensor self_attention(const ModelShape& s, const ParamSlab& p, const at::Tensor& x) {
+// A projection of the attention, with its bias when the shape has them (Qwen3's attention_bias).
+at::Tensor projection(const ModelShape& s, const ParamSlab& p, const std::string& name, const at::Tensor& x) {
+  if (s.attention_bias) return at::linear(x, p.view(name + ".weight"), p.view(name + ".bias"));
+  return at::linear(x, p.view(name + ".weight"));
+}
+
+at::Tensor self_attention(const ModelShape& s, const ParamSlab& p, const at::Tensor& x, const RotaryBlockOptions& opt) {
   const int64_t B = x.size(0), T = x.size(1), d = s.head_dim();
-  auto heads = [&](const at::Tensor& t) { return t.view({B, T, -1, d}).transpose(1, 2); };
-  at::Tensor q = heads(at::linear(x, p.view("self_attn.q_proj.weight")));
-  at::Tensor k = heads(at::linear(x, p.view("self_attn.k_proj.weight")));
-  at::Tensor v = heads(at::linear(x, p.view("self_attn.v_proj.weight")));
+  // [B, T, heads * d] -> [B, T, heads, d], Qwen3's per-head RMSNorm there, then [B, heads, T, d].
+  auto heads = [&](const at::Tensor& t, const char* norm) {
+    at::Tensor h = t.view({B, T, -1, d});
+    if (norm != nullptr) h = rms_norm(p.view(norm), h, s.rms_norm_eps);
+    return h.transpose(1, 2);
+  };
+  at::Tensor q = heads(projection(s, p, "self_attn.q_proj", x), opt.qk_norm ? "self_attn.q_norm.weight" : nullptr);
+  at::Tensor k = heads(projection(s, p, "self_attn.k_proj", x), opt.qk_norm ? "self_attn.k_norm.weight" : nullptr);
+  at::Tensor v = heads(projection(s, p, "self_attn.v_proj", x), nullptr);
   auto [cos, sin] = rotary_cos_sin(s, T, x);
   cos = cos.unsqueeze(1);
   sin = sin.unsqueeze(1);
@@ -94,7 +107,7 @@ at::Tensor self_attention(const ModelShape& s, const ParamSlab& p, const at::Ten
   at::Tensor o = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/T > 1,
                                                   /*scale=*/std::pow(double(d), -0.5), enable_gqa);
   o = o.transpose(1, 2).contiguous().reshape({B, T, -1});
-  return at::linear(o, p.view("self_attn.o_proj.weight"));
+  return projection(s, p, "self_attn.o_proj", o);
 }
 
 at::Tensor mlp(const ParamSlab& p, const at::Tensor& x) {
@@ -104,19 +117,31 @@ at::Tensor mlp(const ParamSlab& p, const at::Tensor& x) {
 
 }  // namespace
 
-at::Tensor llama_embed(const ModelShape&, const ParamSlab& r, const at::Tensor& input_ids) {
+at::Tensor rotary_embed(const ModelShape&, const ParamSlab& r, const at::Tensor& input_ids) {
   return at::embedding(r.view("embed_tokens.weight"), input_ids);
 }
 
-at::Tensor llama_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden) {
+at::Tensor rotary_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden,
+                        const RotaryBlockOptions& options) {
   const double eps = s.rms_norm_eps;
-  const at::Tensor h = hidden + self_attention(s, p, rms_norm(p.view("input_layernorm.weight"), hidden, eps));
+  const at::Tensor h = hidden + self_attention(s, p, rms_norm(p.view("input_layernorm.weight"), hidden, eps), options);
   return h + mlp(p, rms_norm(p.view("post_attention_layernorm.weight"), h, eps));
 }
 
-at::Tensor llama_logits(const ModelShape& s, const ParamSlab& r, const at::Tensor& hidden) {
+at::Tensor rotary_logits(const ModelShape& s, const ParamSlab& r, const at::Tensor& hidden) {
   const at::Tensor h = rms_norm(r.view("norm.weight"), hidden, s.rms_norm_eps);
   return at::linear(h, r.view(s.tie_word_embeddings ? "embed_tokens.weight" : "lm_head.weight"));
+}
+
+namespace {
+at::Tensor llama_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden) {
+  return rotary_block(s, p, hidden, {});
+}
+}  // namespace
+
+const FamilyForward& llama_family_forward() {
+  static const FamilyForward kForward{rotary_embed, llama_block, rotary_logits};
+  return kForward;
 }
 
 }  // namespace zo2

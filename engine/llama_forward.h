@@ -1,5 +1,6 @@
-// The LLaMA forward pass in ATen ops (transformers' LlamaForCausalLM), split like the OPT one: embeddings, one block,
-// the head. engine/opt_forward.cc dispatches here for a LLaMA shape, so the schedule and the loss need no change.
+// The rotary decoders' forward pass in ATen ops (transformers' LlamaForCausalLM, and the families built like it:
+// Qwen3, Mistral), split like the OPT one: embeddings, one block, the head. LLaMA registers these as its forward;
+// engine/qwen3_forward.cc and engine/mistral_forward.cc register theirs from the same pieces.
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -8,13 +9,19 @@
 
 namespace zo2 {
 
+// What a rotary decoder's block does beyond LLaMA's (the shape says the rest: head_dim, key-value heads, biases).
+struct RotaryBlockOptions {
+  bool qk_norm = false;  // Qwen3: RMSNorm over head_dim on q and k (self_attn.q_norm, k_norm) before the rotation
+};
+
 // input_ids: int64 [B, T] on the slab's device. Returns the token embeddings [B, T, hidden] (no positions: rotary
 // positions enter every block's attention).
-at::Tensor llama_embed(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& input_ids);
+at::Tensor rotary_embed(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& input_ids);
 // One decoder layer: x + o_proj(attn(RMSNorm(x))), then x + down(silu(gate(h)) * up(h)) with h = RMSNorm(x); causal
 // grouped-query attention with rotary positions 0..T-1.
-at::Tensor llama_block(const ModelShape& shape, const ParamSlab& block, const at::Tensor& hidden);
+at::Tensor rotary_block(const ModelShape& shape, const ParamSlab& block, const at::Tensor& hidden,
+                        const RotaryBlockOptions& options);
 // Final RMSNorm, then lm_head (embed_tokens when the shape ties them): logits [B, T, vocab] in the slab's dtype.
-at::Tensor llama_logits(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden);
+at::Tensor rotary_logits(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden);
 
 }  // namespace zo2

@@ -1,20 +1,39 @@
-// The whole model's forward outside a training step (logits, token log-probabilities), for `zo2 forward` and the
-// Python module alike. Offloaded blocks are uploaded one at a time into a buffer of their own, as --slots alloc does.
+// The forward pass of any registered family, split the way the ZO2 schedule runs it: embeddings, one block, the head,
+// the loss. Each family's forward (engine/<name>_forward.cc) is registered by name (core/model_families.def); the
+// schedule, the calibration and zo2 forward call these entry points and never ask which family runs. Every function
+// takes the slab that holds its weights, so a resident slab and a streamed GPU slot run the same code.
 #pragma once
 #include <ATen/core/Tensor.h>
 
-#include "engine/opt_model.h"
+#include <string>
+
+#include "core/model_shape.h"
+#include "engine/param_slab.h"
 
 namespace zo2 {
 
-// Hidden states after the last block, [B, T, hidden] in the model's dtype. input_ids: int64 [B, T] on the model's
-// device, already checked (engine/input_check.h). The weights read are the model's as they stand: flush a training
-// engine first (ZoEngine::flush), or offloaded blocks miss their pending updates.
-at::Tensor model_hidden(OptModel& model, const at::Tensor& input_ids);
-// Logits [B, T, vocab] in float32 on the model's device.
-at::Tensor model_logits(OptModel& model, const at::Tensor& input_ids);
-// log p(input_ids[:, t] | input_ids[:, <t]) in float32 [B, T] on the model's device; position 0 (no context) is 0.
-// The same per-token cross-entropy as the training loss (the CUDA kernel on the GPU).
-at::Tensor model_token_logprobs(OptModel& model, const at::Tensor& input_ids);
+// One family's forward: embeddings (input_ids int64 [B, T] -> hidden [B, T, hidden]), one decoder block (hidden ->
+// hidden) and the head (final norm, projection, logits [B, T, vocab]), all in the slab's dtype.
+struct FamilyForward {
+  at::Tensor (*embed)(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& input_ids);
+  at::Tensor (*block)(const ModelShape& shape, const ParamSlab& block, const at::Tensor& hidden);
+  at::Tensor (*logits)(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden);
+};
+// Throws std::invalid_argument naming the family when it has no registered forward.
+const FamilyForward& family_forward(const std::string& family);
+
+at::Tensor model_embed(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& input_ids);
+at::Tensor model_block(const ModelShape& shape, const ParamSlab& block, const at::Tensor& hidden);
+at::Tensor model_logits(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden);
+// HuggingFace's causal-LM loss with labels = input_ids: logits upcast to fp32, shifted inside, mean over B*(T-1).
+// Only the first T-1 positions' logits are computed (the last one has no label).
+// loss_mask (optional): bool [B, T] on the ids' device marking target tokens by their own position, as HF's labels
+// != -100 do: mask[b, t] makes token t (predicted from positions < t) count; position 0 is never a target. The loss
+// is then the mean over the marked tokens (engine/input_check.h checks that there is one).
+at::Tensor causal_lm_loss(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden,
+                          const at::Tensor& input_ids, const at::Tensor& loss_mask = {});
+// -log p(input_ids[:, t] | input_ids[:, <t]) for t = 1..T-1: float32 [B, T-1], the loss's terms before their mean.
+at::Tensor causal_lm_token_nll(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden,
+                               const at::Tensor& input_ids);
 
 }  // namespace zo2

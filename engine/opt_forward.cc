@@ -1,12 +1,9 @@
-// OPT forward in ATen ops, matching transformers' OPTForCausalLM (eval mode, no dropout, full attention mask); LLaMA
-// shapes are handed to engine/llama_forward.cc.
+// OPT forward in ATen ops, matching transformers' OPTForCausalLM (eval mode, no dropout, full attention mask).
 #include "engine/opt_forward.h"
 
 #include <ATen/ATen.h>
 
-#include "engine/cross_entropy.h"
-#include "engine/cuda_glue.h"
-#include "engine/llama_forward.h"
+#include "engine/model_forward.h"
 
 namespace zo2 {
 namespace {
@@ -45,10 +42,7 @@ at::Tensor feed_forward(const ModelShape& s, const ParamSlab& p, const at::Tenso
 
 }  // namespace
 
-// A LLaMA shape takes engine/llama_forward.cc's path at each of the three entry points, so every caller (the step's
-// ops, calibration, zo2 forward, the loss) runs either family unchanged.
 at::Tensor opt_embed(const ModelShape& s, const ParamSlab& r, const at::Tensor& input_ids) {
-  if (s.is_llama()) return llama_embed(s, r, input_ids);
   at::Tensor x = at::embedding(r.view("embed_tokens.weight"), input_ids);
   if (s.has_projection()) x = at::linear(x, r.view("project_in.weight"));
   // Full attention mask: positions 0..T-1, offset by 2 as OPT's learned positions are.
@@ -59,7 +53,6 @@ at::Tensor opt_embed(const ModelShape& s, const ParamSlab& r, const at::Tensor& 
 }
 
 at::Tensor opt_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden) {
-  if (s.is_llama()) return llama_block(s, p, hidden);
   at::Tensor h = hidden;
   if (s.do_layer_norm_before) {
     h = h + self_attention(s, p, layer_norm(p, "self_attn_layer_norm", h));
@@ -72,59 +65,15 @@ at::Tensor opt_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& 
 }
 
 at::Tensor opt_logits(const ModelShape& s, const ParamSlab& r, const at::Tensor& hidden) {
-  if (s.is_llama()) return llama_logits(s, r, hidden);
   at::Tensor h = hidden;
   if (s.has_final_layer_norm()) h = layer_norm(r, "final_layer_norm", h);
   if (s.has_projection()) h = at::linear(h, r.view("project_out.weight"));
   return at::linear(h, r.view("embed_tokens.weight"));
 }
 
-namespace {
-
-// Per-row cross-entropy of [rows, vocab] logits against labels [rows], fp32. On the GPU one pass over the
-// compute-format logits (engine/cross_entropy.cu): no fp32 copy, no log-softmax tensor.
-at::Tensor cross_entropy_rows_cuda_aten(const at::Tensor& logits, const at::Tensor& labels) {
-  const at::Tensor rows = logits.reshape({-1, logits.size(-1)}).contiguous();
-  const at::Tensor label_rows = labels.contiguous();
-  at::Tensor loss = at::empty({rows.size(0)}, rows.options().dtype(at::kFloat));
-  cross_entropy_rows_cuda(rows.data_ptr(), from_scalar_type(rows.scalar_type()), rows.size(0), rows.size(1),
-                          rows.stride(0), label_rows.data_ptr<int64_t>(), loss.data_ptr<float>(),
-                          current_cuda_stream());
-  return loss;
-}
-
-}  // namespace
-
-at::Tensor opt_causal_lm_loss(const ModelShape& s, const ParamSlab& r, const at::Tensor& hidden,
-                              const at::Tensor& input_ids, const at::Tensor& loss_mask) {
-  const int64_t T = hidden.size(1);
-  at::Tensor logits = opt_logits(s, r, hidden.narrow(1, 0, T - 1));
-  at::Tensor labels = input_ids.narrow(1, 1, T - 1).reshape({-1});
-  if (!loss_mask.defined()) {
-    if (logits.is_cuda()) return cross_entropy_rows_cuda_aten(logits, labels).mean();
-    return at::cross_entropy_loss(logits.to(at::kFloat).reshape({-1, logits.size(-1)}), labels);
-  }
-  const at::Tensor target = loss_mask.narrow(1, 1, T - 1).reshape({-1});
-  if (logits.is_cuda()) {
-    // The same kernel over every row; unmarked rows (valid ids, finite losses) are dropped from the mean.
-    const at::Tensor rows = cross_entropy_rows_cuda_aten(logits, labels);
-    return at::where(target, rows, at::zeros({}, rows.options())).sum() / target.sum().to(at::kFloat);
-  }
-  // HF's own computation: unmarked labels become -100, which cross_entropy ignores in its mean.
-  const at::Tensor masked = at::where(target, labels, at::full({}, int64_t(-100), labels.options()));
-  return at::cross_entropy_loss(logits.to(at::kFloat).reshape({-1, logits.size(-1)}), masked, {},
-                                at::Reduction::Mean, /*ignore_index=*/-100);
-}
-
-at::Tensor opt_token_nll(const ModelShape& s, const ParamSlab& r, const at::Tensor& hidden, const at::Tensor& input_ids) {
-  const int64_t B = hidden.size(0), T = hidden.size(1);
-  at::Tensor logits = opt_logits(s, r, hidden.narrow(1, 0, T - 1));
-  at::Tensor labels = input_ids.narrow(1, 1, T - 1).reshape({-1});
-  at::Tensor rows = logits.is_cuda()
-                        ? cross_entropy_rows_cuda_aten(logits, labels)
-                        : at::cross_entropy_loss(logits.to(at::kFloat).reshape({-1, logits.size(-1)}), labels, {},
-                                                 at::Reduction::None);
-  return rows.view({B, T - 1});
+const FamilyForward& opt_family_forward() {
+  static const FamilyForward kForward{opt_embed, opt_block, opt_logits};
+  return kForward;
 }
 
 }  // namespace zo2

@@ -1,4 +1,4 @@
-// Model allocation (OPT or LLaMA shapes) and HF-style random initialisation.
+// Model allocation (any family's shape) and HF-style random initialisation.
 #include "engine/opt_model.h"
 
 #include <ATen/ATen.h>
@@ -55,16 +55,12 @@ void OptModel::init_random(uint64_t seed) {
     for (size_t i = 0; i < drawn.layout.entries.size(); ++i) {
       const auto& e = drawn.layout.entries[i];
       at::Tensor v = drawn.views[i];
-      auto ends_with = [&](const std::string& tail) {
-        return e.name.size() >= tail.size() && e.name.compare(e.name.size() - tail.size(), tail.size(), tail) == 0;
-      };
-      // Norm weights by their spec (no weight decay) and name: OPT's "*layer_norm.weight", LLaMA's RMSNorm
-      // "norm.weight" and "*_layernorm.weight".
-      const bool is_norm = !e.decay && ends_with("norm.weight");
-      const bool is_bias = ends_with(".bias");
-      if (is_norm && !is_bias) v.fill_(1.0);
-      else if (is_bias) v.zero_();
-      else v.normal_(0.0, 0.02, gen);
+      // The family's spec says how (TensorSpec::init): norm weights 1, biases 0, the rest normal(0, 0.02).
+      switch (e.init) {
+        case TensorInit::ones: v.fill_(1.0); break;
+        case TensorInit::zeros: v.zero_(); break;
+        case TensorInit::normal: v.normal_(0.0, 0.02, gen); break;
+      }
     }
     if (drawn.flat.data_ptr() != slab->flat.data_ptr()) slab->flat.copy_(drawn.flat);
   }

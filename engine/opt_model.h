@@ -1,5 +1,5 @@
-// An OPT or LLaMA model held as flat slabs: the resident group (embeddings, projections, final norm, the head unless
-// tied) on the device, and one slab per transformer block, on the device or (offloaded) in pinned host memory.
+// A model of any registered family held as flat slabs: the resident group (embeddings, projections, final norm, the
+// head unless tied) on the device, and one slab per transformer block, on the device or (offloaded) in pinned host memory.
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -34,9 +34,9 @@ struct OptModel {
   bool has_wire_copies() const { return wire_dtype != master_dtype; }
   // Re-encodes every offloaded block's wire copy from its master.
   void refresh_wire();
-  // HuggingFace's OPT and LLaMA initialisation: matrices and embeddings normal(0, 0.02), biases 0, norms (LayerNorm,
-  // RMSNorm) 1 (the padding row of embed_tokens is not zeroed: it is trained like any other). Drawn on the model's
-  // device from `seed` (and copied to host memory for offloaded blocks), so a 30B model initialises at GPU speed.
+  // HuggingFace's initialisation as the family's tensor specs state it: matrices and embeddings normal(0, 0.02),
+  // biases 0, norms (LayerNorm, RMSNorm) 1 (the padding row of embed_tokens is not zeroed: it is trained like any
+  // other). Drawn on the model's device from `seed` (and copied to host memory for offloaded blocks), so a 30B model initialises at GPU speed.
   void init_random(uint64_t seed);
   int64_t parameter_count() const;
 

@@ -7,7 +7,7 @@
 #include "core/fault_points.h"
 #include "core/philox.h"
 #include "engine/cuda_glue.h"
-#include "engine/opt_forward.h"
+#include "engine/model_forward.h"
 #include "engine/wire_format.h"
 #include "engine/step_state.h"
 #include "engine/zo_kernels.h"
@@ -144,17 +144,17 @@ void run_op(const Op& op, StepState& st) {
       return zo_pass(target(op, st), k);
     }
     case OpKind::embed:
-      (op.pass > 0 ? st.h_plus : st.h_minus) = opt_embed(m.shape, m.resident, st.ids);
+      (op.pass > 0 ? st.h_plus : st.h_minus) = model_embed(m.shape, m.resident, st.ids);
       return;
     case OpKind::forward: {
       if (st.step >= 1) fault_point("step:oom", "out of memory in the middle of a step");
       at::Tensor& h = op.pass > 0 ? st.h_plus : st.h_minus;
-      h = opt_block(m.shape, st.block(op.layer), h);
+      h = model_block(m.shape, st.block(op.layer), h);
       return;
     }
     case OpKind::head:
       (op.pass > 0 ? st.loss_plus : st.loss_minus) =
-          opt_causal_lm_loss(m.shape, m.resident, op.pass > 0 ? st.h_plus : st.h_minus, st.ids, st.loss_mask);
+          causal_lm_loss(m.shape, m.resident, op.pass > 0 ? st.h_plus : st.h_minus, st.ids, st.loss_mask);
       return;
     case OpKind::loss: {
       // The one host wait of the step: both losses in one copy.

@@ -100,7 +100,7 @@ HardwareProfile profile_from_calibration(const CalibrationMeasurements& m) {
     const double value = compute > 0 ? e->second.forward_flops / (compute * g->second) : 1.0;
     p.forward_efficiency[dt] = std::clamp(value, 1e-6, 1.0);
     src["forward_efficiency." + name] =
-        fmt::format("derived: opt_block forward of the {} block shape in {}, batch {} seq {}: {:.4g} FLOP in {:.6g} s "
+        fmt::format("derived: model_block forward of the {} block shape in {}, batch {} seq {}: {:.4g} FLOP in {:.6g} s "
                     "less 10 launches of {:.3g} s, over the {} GEMM rate {:.4g} FLOP/s (clamped to (0, 1]); {}",
                     e->second.model, name, m.blocks.empty() ? 0 : m.blocks.front().batch,
                     m.blocks.empty() ? 0 : m.blocks.front().seq, e->second.forward_flops, e->second.forward_seconds,
@@ -138,10 +138,16 @@ HardwareProfile profile_from_calibration(const CalibrationMeasurements& m) {
       throw std::invalid_argument(fmt::format("calibration: blocks[{}] ({}): field 'zo_fold_seconds': expected seconds > "
                                               "0 beside a folded resident loop, got {}",
                                               i, b.model, b.zo_fold_seconds));
+    if (b.kv_heads <= 0 || b.head_dim <= 0)
+      throw std::invalid_argument(fmt::format("calibration: blocks[{}] ({}): expected kv_heads and head_dim > 0, got {}, "
+                                              "{}", i, b.model, b.kv_heads, b.head_dim));
     sim::BlockTiming t;
+    t.family = b.family;
     t.hidden = b.hidden;
     t.ffn = b.ffn;
     t.heads = b.heads;
+    t.kv_heads = b.kv_heads;
+    t.head_dim = b.head_dim;
     t.dtype = b.dtype;
     t.batch = b.batch;
     t.seq = b.seq;
@@ -151,7 +157,7 @@ HardwareProfile profile_from_calibration(const CalibrationMeasurements& m) {
     t.zo_fold_seconds = b.zo_fold_seconds;
     t.resident_block_seconds = b.resident_block_seconds;
     t.resident_loop = b.resident_loop == "folded" ? sim::ResidentLoop::folded : sim::ResidentLoop::pending;
-    t.source = fmt::format("{} block (ParamSlab of block 0, normal(0, 0.02)): opt_block forward, zo_pass with the "
+    t.source = fmt::format("{} block (ParamSlab of block 0, normal(0, 0.02)): model_block forward, zo_pass with the "
                            "pending update (zo_update) and without (zo_perturb){}, CUDA events",
                            b.model, b.zo_fold_seconds > 0 ? ", the folded restore (zo_fold)" : "");
     if (b.resident_block_seconds > 0)
@@ -171,6 +177,7 @@ HardwareProfile profile_from_calibration(const CalibrationMeasurements& m) {
                                               "word_embed_proj_dim > 0), got {}, {}, {}",
                                               i, mt.model, mt.hidden, mt.vocab, mt.proj));
     sim::ModelTiming t;
+    t.family = mt.family;
     t.hidden = mt.hidden;
     t.vocab = mt.vocab;
     t.proj = mt.proj;
@@ -179,7 +186,7 @@ HardwareProfile profile_from_calibration(const CalibrationMeasurements& m) {
     t.seq = mt.seq;
     t.embed_seconds = mt.embed_seconds;
     t.head_loss_seconds = mt.head_loss_seconds;
-    t.source = fmt::format("{} resident group (normal(0, 0.02)): opt_embed (embed_seconds) and opt_causal_lm_loss "
+    t.source = fmt::format("{} resident group (normal(0, 0.02)): model_embed (embed_seconds) and causal_lm_loss "
                            "(final norm, logits, fp32 loss: head_loss_seconds) on random hidden states, CUDA events; {}",
                            mt.model, by);
     p.model_timings.push_back(t);

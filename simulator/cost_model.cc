@@ -10,9 +10,8 @@ namespace zo2::sim {
 
 CostModel::CostModel(const HardwareProfile& profile, const Plan& plan) : p_(profile), plan_(plan) {
   const DType dt = plan.policy.dtype;
-  timing_ = profile.find_block_timing(plan.shape.hidden, plan.shape.ffn, plan.shape.heads, dt, plan.batch, plan.seq);
-  model_timing_ = profile.find_model_timing(plan.shape.hidden, plan.shape.vocab_size, plan.shape.word_embed_proj_dim,
-                                            dt, plan.batch, plan.seq);
+  timing_ = profile.find_block_timing(plan.shape, dt, plan.batch, plan.seq);
+  model_timing_ = profile.find_model_timing(plan.shape, dt, plan.batch, plan.seq);
   if (timing_ && timing_->resident_block_seconds > 0 && timing_->isolated_block_seconds() > 0)
     resident_factor_ = timing_->resident_block_seconds / timing_->isolated_block_seconds();
   auto gemm = profile.gemm_flops_per_second.find(dt);

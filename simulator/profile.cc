@@ -3,12 +3,14 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <stdexcept>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/json_file.h"
+#include "core/model_family.h"
 
 namespace zo2::sim {
 
@@ -35,29 +37,51 @@ double HardwareProfile::concurrent_factor() const {
   return alone > 0 ? concurrent_bytes_per_second / alone : 1.0;
 }
 
-const BlockTiming* HardwareProfile::find_block_timing(int64_t hidden, int64_t ffn, int64_t heads, DType dt,
-                                                      int64_t batch, int64_t seq) const {
+bool BlockTiming::matches(const ModelShape& s) const {
+  return family == s.family && hidden == s.hidden && ffn == s.ffn && heads == s.heads &&
+         resolved_kv_heads() == s.key_value_heads() && resolved_head_dim() == s.head_dim();
+}
+
+bool ModelTiming::matches(const ModelShape& s) const {
+  return family == s.family && hidden == s.hidden && vocab == s.vocab_size && proj == s.word_embed_proj_dim;
+}
+
+const BlockTiming* HardwareProfile::find_block_timing(const ModelShape& shape, DType dt, int64_t batch,
+                                                      int64_t seq) const {
   for (const auto& t : block_timings)
-    if (t.hidden == hidden && t.ffn == ffn && t.heads == heads && t.dtype == dt && t.batch == batch && t.seq == seq)
-      return &t;
+    if (t.matches(shape) && t.dtype == dt && t.batch == batch && t.seq == seq) return &t;
   return nullptr;
 }
 
-const ModelTiming* HardwareProfile::find_model_timing(int64_t hidden, int64_t vocab, int64_t proj, DType dt,
-                                                      int64_t batch, int64_t seq) const {
+const ModelTiming* HardwareProfile::find_model_timing(const ModelShape& shape, DType dt, int64_t batch,
+                                                      int64_t seq) const {
   for (const auto& t : model_timings)
-    if (t.hidden == hidden && t.vocab == vocab && t.proj == proj && t.dtype == dt && t.batch == batch && t.seq == seq)
-      return &t;
+    if (t.matches(shape) && t.dtype == dt && t.batch == batch && t.seq == seq) return &t;
   return nullptr;
 }
 
 namespace {
+
+// Records written before the family registry name no family: only OPT and LLaMA presets' blocks were measured then,
+// so the preset with the record's sizes says which (OPT when none has them, as before LLaMA).
+const ModelShape* legacy_preset(const std::function<bool(const ModelShape&)>& same_sizes) {
+  static const std::vector<ModelShape> kLegacy = [] {
+    std::vector<ModelShape> v;
+    for (const std::string family : {"opt", "llama"})
+      for (const auto& [name, shape] : model_family(family).presets()) v.push_back(shape);
+    return v;
+  }();
+  for (const auto& s : kLegacy)
+    if (same_sizes(s)) return &s;
+  return nullptr;
+}
 
 using nlohmann::json;
 
 class Reader {
  public:
   Reader(const json& j, std::string where) : j_(j), where_(std::move(where)) {}
+  const std::string& where() const { return where_; }
 
   [[noreturn]] void fail(const std::string& field, const std::string& expected, const json* got) const {
     throw std::invalid_argument(fmt::format("{}: field '{}': expected {}{}", where_, field, expected,
@@ -250,10 +274,22 @@ HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where)
                                 "single-shot sum includes the folded restore)", nullptr);
                     }
                     t.source = er.string("source");
+                    if (e.contains("family")) {
+                      t.family = model_family(er.string("family"), er.where() + ": field 'family'").name();
+                      t.kv_heads = e.contains("kv_heads") ? er.positive_integer("kv_heads") : t.heads;
+                      t.head_dim = e.contains("head_dim") ? er.positive_integer("head_dim") : t.hidden / t.heads;
+                    } else {
+                      const ModelShape* s = legacy_preset([&](const ModelShape& s) {
+                        return s.hidden == t.hidden && s.ffn == t.ffn && s.heads == t.heads;
+                      });
+                      t.family = s ? s->family : "opt";
+                      t.kv_heads = s ? s->key_value_heads() : t.heads;
+                      t.head_dim = s ? s->head_dim() : t.hidden / t.heads;
+                    }
                     p.block_timings.push_back(t);
                   });
   for_each_record("model_timings", "an array of measured embedding and head timings",
-                  [&](const json&, const Reader& er, const std::string& dtype_where) {
+                  [&](const json& e, const Reader& er, const std::string& dtype_where) {
                     ModelTiming t;
                     t.hidden = er.positive_integer("hidden");
                     t.vocab = er.positive_integer("vocab_size");
@@ -264,6 +300,14 @@ HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where)
                     t.embed_seconds = er.positive_seconds("embed_seconds");
                     t.head_loss_seconds = er.positive_seconds("head_loss_seconds");
                     t.source = er.string("source");
+                    if (e.contains("family")) {
+                      t.family = model_family(er.string("family"), er.where() + ": field 'family'").name();
+                    } else {
+                      const ModelShape* s = legacy_preset([&](const ModelShape& s) {
+                        return s.hidden == t.hidden && s.vocab_size == t.vocab && s.word_embed_proj_dim == t.proj;
+                      });
+                      t.family = s ? s->family : "opt";
+                    }
                     p.model_timings.push_back(t);
                   });
   return p;
@@ -345,7 +389,9 @@ nlohmann::json profile_to_json(const HardwareProfile& p) {
   if (p.host_update_threads > 0) j["host_update_threads"] = num("host_update_threads", p.host_update_threads);
   json bt = json::array();
   for (const auto& t : p.block_timings) {
-    bt.push_back({{"hidden", t.hidden}, {"ffn", t.ffn}, {"heads", t.heads}, {"dtype", std::string(dtype_name(t.dtype))},
+    bt.push_back({{"family", t.family}, {"hidden", t.hidden}, {"ffn", t.ffn}, {"heads", t.heads},
+                  {"kv_heads", t.resolved_kv_heads()}, {"head_dim", t.resolved_head_dim()},
+                  {"dtype", std::string(dtype_name(t.dtype))},
                   {"batch", t.batch}, {"seq", t.seq}, {"forward_seconds", t.forward_seconds},
                   {"zo_update_seconds", t.zo_update_seconds}, {"zo_perturb_seconds", t.zo_perturb_seconds},
                   {"source", t.source}});
@@ -358,7 +404,7 @@ nlohmann::json profile_to_json(const HardwareProfile& p) {
   j["block_timings"] = bt;
   json mt = json::array();
   for (const auto& t : p.model_timings)
-    mt.push_back({{"hidden", t.hidden}, {"vocab_size", t.vocab}, {"word_embed_proj_dim", t.proj},
+    mt.push_back({{"family", t.family}, {"hidden", t.hidden}, {"vocab_size", t.vocab}, {"word_embed_proj_dim", t.proj},
                   {"dtype", std::string(dtype_name(t.dtype))}, {"batch", t.batch}, {"seq", t.seq},
                   {"embed_seconds", t.embed_seconds}, {"head_loss_seconds", t.head_loss_seconds},
                   {"source", t.source}});

@@ -13,6 +13,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/dtype.h"
+#include "core/model_shape.h"
 
 namespace zo2::sim {
 
@@ -30,7 +31,8 @@ struct SizeTable {
 enum class ResidentLoop : uint8_t { pending, folded };
 std::string_view resident_loop_name(ResidentLoop l);
 
-// Measured per-block times for one (block shape, dtype, batch, seq); they replace the roofline when they match.
+// Measured per-block times for one (block shape, dtype, batch, seq); they replace the roofline when they match. The
+// block shape is the family and every field that changes a block's cost: hidden, ffn, heads, kv_heads, head_dim.
 struct BlockTiming {
   int64_t hidden = 0, ffn = 0, heads = 0;
   DType dtype = DType::f16;
@@ -46,6 +48,13 @@ struct BlockTiming {
   // it the cost model charges zo_update_seconds, an upper bound (that pass regenerates two z).
   double zo_fold_seconds = 0;
   ResidentLoop resident_loop = ResidentLoop::pending;
+  // The family and the attention's head layout. A record without "family" predates the registry (only OPT and LLaMA
+  // were measured): it is read as the OPT or LLaMA preset with its hidden, ffn and heads (OPT when none has them).
+  std::string family = "opt";
+  int64_t kv_heads = 0, head_dim = 0;  // 0 when built in code: heads, hidden / heads
+  int64_t resolved_kv_heads() const { return kv_heads > 0 ? kv_heads : heads; }
+  int64_t resolved_head_dim() const { return head_dim > 0 ? head_dim : (heads > 0 ? hidden / heads : 0); }
+  bool matches(const ModelShape& s) const;
   std::string source = "zo2 calibrate";  // how the record was measured
   // The single-shot ops of the composition the resident loop measured, so that the ratio compares like with like.
   double isolated_block_seconds() const {
@@ -56,13 +65,16 @@ struct BlockTiming {
 };
 
 // Measured times of the resident group's forward pieces for one (model shape, dtype, batch, seq): they replace the
-// roofline for embed/fwd± and head/fwd± when they match (vocab_size, word_embed_proj_dim and hidden key the shape).
+// roofline for embed/fwd± and head/fwd± when they match (family, vocab_size, word_embed_proj_dim and hidden key the
+// shape; a record without "family" is read as BlockTiming's are).
 struct ModelTiming {
   int64_t hidden = 0, vocab = 0, proj = 0;  // proj: word_embed_proj_dim
   DType dtype = DType::f16;
   int64_t batch = 0, seq = 0;
   double embed_seconds = 0;      // one pass's embedding (embed/fwd+ or embed/fwd-)
   double head_loss_seconds = 0;  // one pass's final norm, logits and loss (head/fwd+ or head/fwd-)
+  std::string family = "opt";
+  bool matches(const ModelShape& s) const;
   std::string source = "zo2 calibrate";
 };
 
@@ -93,10 +105,8 @@ struct HardwareProfile {
 
   // Both directions busy: each runs at its one-way rate times this factor (<= 1 on PCIe).
   double concurrent_factor() const;
-  const BlockTiming* find_block_timing(int64_t hidden, int64_t ffn, int64_t heads, DType dt, int64_t batch,
-                                       int64_t seq) const;
-  const ModelTiming* find_model_timing(int64_t hidden, int64_t vocab, int64_t proj, DType dt, int64_t batch,
-                                       int64_t seq) const;
+  const BlockTiming* find_block_timing(const ModelShape& shape, DType dt, int64_t batch, int64_t seq) const;
+  const ModelTiming* find_model_timing(const ModelShape& shape, DType dt, int64_t batch, int64_t seq) const;
 };
 
 HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where);

@@ -55,22 +55,10 @@ class SafetensorsCheckpoint {
   std::map<std::string, Entry> index_;
 };
 
-// The decoder key prefixes found in the wild: OPTForCausalLM saves "model.decoder.*", OPTModel saves "decoder.*".
-inline const std::vector<std::string>& decoder_prefixes() {
-  static const std::vector<std::string> kPrefixes{"model.decoder.", "decoder."};
-  return kPrefixes;
-}
-
-// LLaMA's: LlamaForCausalLM saves "model.*" (and lm_head.weight beside it), LlamaModel saves the names bare.
-inline const std::vector<std::string>& llama_model_prefixes() {
-  static const std::vector<std::string> kPrefixes{"model.", ""};
-  return kPrefixes;
-}
-
-// The first of `candidates` under which every name of `wanted` (relative to the decoder, e.g.
+// The first of `candidates` (a model family's key prefixes found in the wild, ModelFamily::checkpoint_prefixes) under which every name of `wanted` (relative to the decoder, e.g.
 // "embed_tokens.weight", "layers.0.fc1.weight") is in the checkpoint. Throws std::runtime_error naming the directory,
 // every prefix tried, how many names each matched and the first missing one.
 std::string find_decoder_prefix(const SafetensorsCheckpoint& ckpt, const std::vector<std::string>& wanted,
-                               const std::vector<std::string>& candidates = decoder_prefixes());
+                               const std::vector<std::string>& candidates);
 
 }  // namespace zo2::io

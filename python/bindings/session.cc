@@ -11,7 +11,7 @@
 #include "core/plan.h"
 #include "engine/checkpoint.h"
 #include "engine/input_check.h"
-#include "engine/model_forward.h"
+#include "engine/whole_forward.h"
 #include "engine/model_source.h"
 #include "engine/train_run.h"
 

@@ -50,6 +50,19 @@ TEST_CASE("config.json sizes that would overflow are refused, naming the field")
   nlohmann::json l = {{"model_type", "llama"}, {"vocab_size", 8}, {"hidden_size", 8}, {"num_hidden_layers", 1},
                       {"num_attention_heads", 2}, {"intermediate_size", 4}, {"num_key_value_heads", INT64_MAX}};
   CHECK_THROWS_WITH(shape_from_hf_config(l, "l.json"), ContainsSubstring("num_key_value_heads"));
+  // A head_dim free of hidden / heads (Qwen3, Mistral): heads x head_dim is a tensor dimension, bounded the same way
+  // (the product wrapped around before), and a head_dim of its own above 2^32 is refused by name.
+  for (const char* type : {"qwen3", "mistral"}) {
+    nlohmann::json q = {{"model_type", type}, {"vocab_size", 8}, {"hidden_size", 8}, {"num_hidden_layers", 1},
+                        {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"intermediate_size", 4}};
+    q["head_dim"] = int64_t(1) << 31;
+    CHECK_THROWS_WITH(shape_from_hf_config(q, "q.json"),
+                      ContainsSubstring("q.json") && ContainsSubstring("head_dim") && ContainsSubstring("2^32"));
+    q["head_dim"] = INT64_MAX / 2;
+    CHECK_THROWS_WITH(shape_from_hf_config(q, "q.json"), ContainsSubstring("'head_dim'") && ContainsSubstring("2^32"));
+    q["head_dim"] = 4;
+    CHECK(shape_from_hf_config(q, "q.json").query_width() == 16);
+  }
 }
 
 TEST_CASE("plan JSON optional fields of the wrong type name the field (were nlohmann's type_error)") {

@@ -52,12 +52,72 @@ TEST_CASE("LLaMA presets have HuggingFace's parameter counts") {
   CHECK(ModelShape::checkpoint_key(s.hf_model_prefix(), "norm.weight") == "model.norm.weight");
 }
 
+TEST_CASE("Qwen3 and Mistral presets have HuggingFace's parameter counts") {
+  // Qwen3ForCausalLM / MistralForCausalLM built on the meta device from the published config.json values
+  // (tests/python/test_family_parity.py checks the configs against transformers too).
+  CHECK(model_preset("qwen3-0.6b").total_params() == 596049920);
+  CHECK(model_preset("qwen3-1.7b").total_params() == 1720574976);
+  CHECK(model_preset("qwen3-4b").total_params() == 4022468096);
+  CHECK(model_preset("qwen3-8b").total_params() == 8190735360);
+  CHECK(model_preset("qwen3-14b").total_params() == 14768307200);
+  CHECK(model_preset("qwen3-32b").total_params() == 32762123264);
+  CHECK(model_preset("mistral-7b-v0.1").total_params() == 7241732096);
+  CHECK(model_preset("mistral-7b-v0.3").total_params() == 7248023552);
+  const ModelShape q = model_preset("qwen3-0.6b");  // head_dim 128 with hidden 1024 over 16 heads
+  CHECK(q.head_dim() == 128);
+  CHECK(q.block_tensors()[0].shape == std::vector<int64_t>{2048, 1024});  // q_proj: 16 heads x 128
+  CHECK(q.block_tensors()[4].name == "self_attn.q_norm.weight");
+}
+
+TEST_CASE("Qwen3 and Mistral config.json: round trips and refusals by field") {
+  std::mt19937 rng(std::random_device{}());
+  for (int trial = 0; trial < 20; ++trial) {
+    const bool qwen3 = trial % 2 == 0;
+    const int64_t kv = 1 + rng() % 3, heads = kv * (1 + rng() % 3), head_dim = 2 * (1 + rng() % 8);
+    nlohmann::json c = {{"model_type", qwen3 ? "qwen3" : "mistral"}, {"vocab_size", 2 + rng() % 1000},
+                        {"num_hidden_layers", 1 + rng() % 4}, {"num_attention_heads", heads},
+                        {"num_key_value_heads", kv}, {"hidden_size", 2 * (1 + rng() % 40)}, {"head_dim", head_dim},
+                        {"intermediate_size", 1 + rng() % 200}, {"tie_word_embeddings", bool(rng() % 2)}};
+    if (qwen3) c["attention_bias"] = bool(rng() % 2);
+    else c["sliding_window"] = rng() % 2 ? nlohmann::json(nullptr) : nlohmann::json(1 + rng() % 100);
+    const ModelShape s = shape_from_hf_config(c, "drawn");
+    CHECK(s.head_dim() == head_dim);
+    const ModelShape back = shape_from_hf_config(shape_to_hf_config(s, "bfloat16"), "round trip");
+    CHECK(back.family == s.family);
+    CHECK(back.total_params() == s.total_params());
+    CHECK(back.head_dim() == head_dim);
+    CHECK(back.attention_bias == s.attention_bias);
+    CHECK(back.sliding_window == s.sliding_window);
+    CHECK(back.tie_word_embeddings == s.tie_word_embeddings);
+  }
+  nlohmann::json q = {{"model_type", "qwen3"}, {"vocab_size", 100}, {"hidden_size", 64}, {"num_hidden_layers", 2},
+                      {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"intermediate_size", 96}};
+  CHECK(shape_from_hf_config(q, "q.json").head_dim() == 128);  // Qwen3Config's default head_dim
+  auto refused = [](nlohmann::json bad, const char* field, const char* value_field, nlohmann::json value) {
+    bad[value_field] = value;
+    CHECK_THROWS_WITH(shape_from_hf_config(bad, "cfg.json"), ContainsSubstring("cfg.json") && ContainsSubstring(field));
+  };
+  refused(q, "use_sliding_window", "use_sliding_window", true);
+  refused(q, "layer_types", "layer_types", {"full_attention", "sliding_attention"});
+  refused(q, "mlp_bias", "mlp_bias", true);
+  nlohmann::json m = q;
+  m["model_type"] = "mistral";
+  m.erase("head_dim");
+  CHECK(shape_from_hf_config(m, "m.json").sliding_window == 4096);  // MistralConfig's default when absent
+  m["sliding_window"] = nullptr;
+  CHECK(shape_from_hf_config(m, "m.json").sliding_window == 0);
+  m["sliding_window"] = 16;
+  const ModelShape w = shape_from_hf_config(m, "m.json");
+  w.check_sequence(16, "--seq");
+  CHECK_THROWS_WITH(w.check_sequence(17, "--seq"), ContainsSubstring("sliding_window") && ContainsSubstring("17"));
+}
+
 TEST_CASE("LLaMA config.json: transformers 5's rope_parameters, older files' rope_theta, and refusals by field") {
   nlohmann::json c = {{"model_type", "llama"}, {"vocab_size", 100}, {"hidden_size", 64}, {"num_hidden_layers", 2},
                       {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"intermediate_size", 96},
                       {"rms_norm_eps", 1e-5}, {"rope_parameters", {{"rope_type", "default"}, {"rope_theta", 5000.0}}}};
   ModelShape s = shape_from_hf_config(c, "cfg.json");
-  CHECK(s.is_llama());
+  CHECK(s.family == "llama");
   CHECK(s.rope_theta == 5000.0);
   CHECK(s.rms_norm_eps == 1e-5);
   CHECK(!s.tie_word_embeddings);

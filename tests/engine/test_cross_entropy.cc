@@ -7,7 +7,7 @@
 
 #include "engine/cross_entropy.h"
 #include "engine/cuda_glue.h"
-#include "engine/opt_forward.h"
+#include "engine/model_forward.h"
 #include "engine/opt_model.h"
 #include "test_util.h"
 
@@ -74,8 +74,8 @@ TEST_CASE("the OPT loss on the GPU (one-pass kernel) equals the CPU loss (ATen) 
     at::Tensor ids = at::randint(shape.vocab_size, {B, T}, at::TensorOptions().dtype(at::kLong));
     // Hidden states from the CPU, so only the head and the loss differ between the two.
     at::Tensor hidden = at::randn({B, T, shape.hidden}, at::kFloat);
-    const double want = opt_causal_lm_loss(shape, cpu.resident, hidden, ids).item<double>();
-    const double got = opt_causal_lm_loss(shape, gpu.resident, hidden.cuda(), ids.cuda()).item<double>();
+    const double want = causal_lm_loss(shape, cpu.resident, hidden, ids).item<double>();
+    const double got = causal_lm_loss(shape, gpu.resident, hidden.cuda(), ids.cuda()).item<double>();
     INFO("B " << B << " T " << T << " vocab " << shape.vocab_size << " hidden " << shape.hidden);
     CHECK(std::abs(got - want) <= 1e-5 * std::abs(want));
   }

@@ -8,7 +8,7 @@
 
 #include "core/philox.h"
 #include "engine/cuda_glue.h"
-#include "engine/opt_forward.h"
+#include "engine/model_forward.h"
 #include "engine/opt_model.h"
 #include "engine/zo_engine.h"
 #include "test_util.h"
@@ -37,9 +37,9 @@ struct ReferenceMezo {
   }
 
   double loss(const at::Tensor& ids) {
-    at::Tensor h = opt_embed(model.shape, model.resident, ids);
-    for (const auto& b : model.blocks) h = opt_block(model.shape, b, h);
-    return opt_causal_lm_loss(model.shape, model.resident, h, ids).item<double>();
+    at::Tensor h = model_embed(model.shape, model.resident, ids);
+    for (const auto& b : model.blocks) h = model_block(model.shape, b, h);
+    return causal_lm_loss(model.shape, model.resident, h, ids).item<double>();
   }
 
   StepResult run(const at::Tensor& ids) {
@@ -126,7 +126,7 @@ void check_against_reference(c10::Device device, const std::string& offload, con
 }  // namespace
 
 TEST_CASE("ZoEngine steps equal plainly written MeZO steps (CPU, resident and offloaded)") {
-  for (const char* family : {"opt", "llama"}) {
+  for (const std::string& family : test::test_families()) {
     check_against_reference(at::kCPU, "none", family);
     check_against_reference(at::kCPU, "all", family);
   }
@@ -134,7 +134,7 @@ TEST_CASE("ZoEngine steps equal plainly written MeZO steps (CPU, resident and of
 
 TEST_CASE("ZoEngine steps equal plainly written MeZO steps (GPU, resident and offloaded)") {
   if (!cuda_available()) SKIP("no GPU on this machine");
-  for (const char* family : {"opt", "llama"}) {
+  for (const std::string& family : test::test_families()) {
     check_against_reference(at::kCUDA, "none", family);
     check_against_reference(at::kCUDA, "all", family);
   }

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include <catch2/generators/catch_generators.hpp>
+#include <catch2/generators/catch_generators_range.hpp>
 
 #include <fmt/format.h>
 
@@ -99,7 +100,7 @@ Setup make_setup(int min_layers, DType dtype = DType::f32, const std::string& fa
 }  // namespace
 
 TEST_CASE("every offloaded policy is bitwise the resident run (fp32, CPU reference executor)") {
-  const std::string family = GENERATE(as<std::string>(), "opt", "llama");
+  const std::string family = GENERATE(from_range(test::test_families()));
   Setup s = make_setup(4, DType::f32, family);
   INFO(family << " seed " << s.seed << " layers " << s.shape.layers);
   std::mt19937_64 rng(s.seed);
@@ -158,7 +159,7 @@ TEST_CASE("every offloaded policy is bitwise the resident run (fp32, CPU referen
 // The folded restore stores what the restore and the next step's pending update would (core/zo_math.h), in every
 // format: the whole run, losses and final weights, is bitwise ZO2's order.
 void check_fold_is_bitwise_zo2_order(c10::Device device, std::unique_ptr<Executor> (*executor)()) {
-  for (const char* family : {"opt", "llama"}) {
+  for (const std::string& family : test::test_families()) {
     for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
       Setup s = make_setup(3, dt, family);
       const std::string name(dtype_name(dt));
@@ -187,7 +188,7 @@ TEST_CASE("with --fold-update a run is bitwise ZO2's order in fp32, fp16 and bf1
 
 TEST_CASE("offloaded is bitwise resident on the GPU too") {
   if (!cuda_available()) SKIP("no GPU on this machine");
-  const std::string family = GENERATE(as<std::string>(), "opt", "llama");
+  const std::string family = GENERATE(from_range(test::test_families()));
   Setup s = make_setup(4, DType::f32, family);
   INFO(family << " seed " << s.seed);
   const Run resident = train(s.start, policy_of(s.shape, "none", 1, "reuse", "on", 1), at::kCUDA, make_cuda_executor(),

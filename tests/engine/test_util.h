@@ -1,11 +1,14 @@
-// Helpers shared by the engine tests: fresh seeds, random small OPT and LLaMA shapes, normwise relative error.
+// Helpers shared by the engine tests: fresh seeds, random small shapes of every family, normwise relative error.
 #pragma once
 #include <ATen/ATen.h>
 
 #include <cmath>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "core/model_family.h"
 #include "core/model_shape.h"
 
 namespace zo2::test {
@@ -47,9 +50,37 @@ inline ModelShape random_small_llama_shape(std::mt19937_64& rng) {
   return s;
 }
 
-// A small random shape of `family` ("opt" or "llama").
+// A small random Qwen3 (q/k norms; head_dim free of hidden / heads, attention biases, head tied or not) or Mistral
+// (head_dim free; sliding_window null or no smaller than the positions) shape, from a LLaMA one.
+inline ModelShape random_small_rotary_shape(std::mt19937_64& rng, const std::string& family) {
+  ModelShape s = random_small_llama_shape(rng);
+  const ModelShape preset = model_preset(family == "qwen3" ? "qwen3-0.6b" : "mistral-7b-v0.3");
+  s.family = preset.family;
+  if (rng() % 2) s.head_size = 2 * (2 + rng() % 6);  // head_dim != hidden / heads half the time
+  if (family == "qwen3") s.attention_bias = rng() % 2;
+  if (family == "mistral" && rng() % 2) s.sliding_window = s.max_positions + int64_t(rng() % 8);
+  s.validate("random_small_rotary_shape");
+  return s;
+}
+
+// The families the engine tests run: every one registered (core/model_families.def), so a new family is tested as
+// soon as it is registered (random_small_shape refuses one it cannot draw).
+inline const std::vector<std::string>& test_families() {
+  static const std::vector<std::string> kFamilies = [] {
+    std::vector<std::string> names;
+    for (const ModelFamily* f : model_families()) names.push_back(f->name());
+    return names;
+  }();
+  return kFamilies;
+}
+
+// A small random shape of `family`.
 inline ModelShape random_small_shape(std::mt19937_64& rng, const std::string& family) {
-  return family == "llama" ? random_small_llama_shape(rng) : random_small_shape(rng);
+  if (family == "qwen3" || family == "mistral") return random_small_rotary_shape(rng, family);
+  if (family == "llama") return random_small_llama_shape(rng);
+  if (family == "opt") return random_small_shape(rng);
+  throw std::invalid_argument("tests/engine/test_util.h: no random small shape for model family '" + family +
+                              "' (add one to random_small_shape)");
 }
 
 inline double rel_error(const at::Tensor& got, const at::Tensor& ref) {

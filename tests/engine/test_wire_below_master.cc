@@ -7,6 +7,7 @@
 #include <ATen/Parallel.h>
 
 #include <catch2/generators/catch_generators.hpp>
+#include <catch2/generators/catch_generators_range.hpp>
 
 #include "core/plan.h"
 #include "engine/step_state.h"
@@ -48,7 +49,7 @@ TEST_CASE("host threads (--host-threads) cap the threads of the host update's CP
 }
 
 TEST_CASE("with the wire below the master, the host master holds exactly the fp32 updates") {
-  const std::string family = GENERATE(as<std::string>(), "opt", "llama");
+  const std::string family = GENERATE(from_range(test::test_families()));
   const uint64_t seed = test::fresh_seed();
   INFO(family << " seed " << seed);
   std::mt19937_64 rng(seed);

@@ -160,7 +160,7 @@ json.dump(manifest, open(f'{d}/manifest.json', 'w'))
   std::filesystem::create_directories(dir / "ckpt");
   std::filesystem::copy_file(dir / "torch.safetensors", dir / "ckpt" / "model.safetensors");
   SafetensorsCheckpoint ckpt(dir / "ckpt");
-  CHECK(find_decoder_prefix(ckpt, {"embed_tokens.weight", "layers.0.fc1.weight"}) == "model.decoder.");
+  CHECK(find_decoder_prefix(ckpt, {"embed_tokens.weight", "layers.0.fc1.weight"}, {"model.decoder.", "decoder."}) == "model.decoder.");
 }
 
 TEST_CASE("safetensors written here are byte-identical to the reference writer's", "[safetensors][python]") {

@@ -181,6 +181,7 @@ TEST_CASE("checkpoint: model.safetensors wins over an index, as in transformers"
 
 TEST_CASE("find_decoder_prefix finds model.decoder. or decoder., and names both when neither fits", "[checkpoint]") {
   const std::vector<std::string> wanted{"embed_tokens.weight", "layers.0.fc1.weight", "final_layer_norm.bias"};
+  const std::vector<std::string> opt_prefixes{"model.decoder.", "decoder."};  // OPT's (core/family_opt.cc)
   const float v[1] = {0};
   for (const std::string prefix : {"model.decoder.", "decoder."}) {
     TempDir dir;
@@ -188,13 +189,13 @@ TEST_CASE("find_decoder_prefix finds model.decoder. or decoder., and names both 
     for (const auto& w : wanted) tensors.push_back({prefix + w, "F32", {1}, v, 4});
     tensors.push_back({"lm_head.weight", "F32", {1}, v, 4});
     write_safetensors(dir / "model.safetensors", tensors, {});
-    CHECK(find_decoder_prefix(SafetensorsCheckpoint(dir.path()), wanted) == prefix);
+    CHECK(find_decoder_prefix(SafetensorsCheckpoint(dir.path()), wanted, opt_prefixes) == prefix);
   }
   TempDir dir;
   write_safetensors(dir / "model.safetensors",
                     {{"decoder.embed_tokens.weight", "F32", {1}, v, 4}, {"transformer.h.0.w", "F32", {1}, v, 4}}, {});
   SafetensorsCheckpoint ckpt(dir.path());
-  REQUIRE_THROWS_WITH(find_decoder_prefix(ckpt, wanted),
+  REQUIRE_THROWS_WITH(find_decoder_prefix(ckpt, wanted, opt_prefixes),
                       ContainsSubstring(dir.path().string()) &&
                           ContainsSubstring("'model.decoder.' (0 of 3 found, first missing "
                                             "'model.decoder.embed_tokens.weight')") &&

@@ -1,5 +1,5 @@
-# Shared fixtures for the checks against transformers: the zo2 binary, random small OPT and LLaMA models saved as HF
-# does.
+# Shared fixtures for the checks against transformers: the zo2 binary, random small models of every family saved as
+# HF does.
 import os
 import pathlib
 import subprocess
@@ -116,8 +116,72 @@ def random_llama_model(config, seed):
     return model
 
 
+def _rotary_sizes(rng):
+    kv_heads = int(rng.integers(1, 4))
+    heads = kv_heads * int(rng.integers(1, 4))
+    head_dim = 2 * int(rng.integers(2, 9))  # even (rotary pairs); hidden_size need not be heads * head_dim
+    hidden = heads * head_dim if rng.integers(0, 2) else 2 * int(rng.integers(8, 33))
+    return dict(
+        vocab_size=int(rng.integers(60, 300)),
+        hidden_size=hidden,
+        head_dim=head_dim,
+        intermediate_size=int(rng.integers(16, 200)),
+        num_hidden_layers=int(rng.integers(2, 4)),
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=64,
+        rope_parameters={"rope_type": "default", "rope_theta": float(10 ** rng.uniform(2, 6))},
+        rms_norm_eps=float(10 ** rng.uniform(-6, -4)),
+        tie_word_embeddings=bool(rng.integers(0, 2)),
+    )
+
+
+def random_qwen3_config(rng, **overrides):
+    """A small Qwen3Config: q/k norms always; grouped-query attention, a head_dim apart from hidden / heads, attention
+    biases and head tying some of the time."""
+    from transformers import Qwen3Config
+
+    cfg = _rotary_sizes(rng)
+    cfg.update(attention_bias=bool(rng.integers(0, 2)), use_sliding_window=False)
+    cfg.update(overrides)
+    return Qwen3Config(**cfg)
+
+
+def random_mistral_config(rng, **overrides):
+    """A small MistralConfig: head_dim from the field or from hidden / heads, sliding_window null or at least the
+    positions (where it is the causal mask)."""
+    from transformers import MistralConfig
+
+    cfg = _rotary_sizes(rng)
+    if rng.integers(0, 2):
+        cfg["head_dim"] = None
+        cfg["hidden_size"] = cfg["num_attention_heads"] * 2 * int(rng.integers(2, 9))
+    cfg["sliding_window"] = None if rng.integers(0, 2) else int(rng.integers(64, 100))
+    cfg.update(overrides)
+    return MistralConfig(**cfg)
+
+
+def random_rotary_model(model_class, config, seed):
+    """A *ForCausalLM of a rotary decoder whose every tensor is random (RMSNorm weights, q/k norms too, near 1)."""
+    torch.manual_seed(seed)
+    model = model_class(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.copy_(1.0 + 0.1 * torch.randn_like(p))
+            else:
+                p.copy_(0.05 * torch.randn_like(p))
+    return model
+
+
 def random_config_and_model(family, rng, **overrides):
-    """(config, model) of a random small OPT or LLaMA model."""
+    """(config, model) of a random small model of `family` (opt, llama, qwen3, mistral)."""
+    if family in ("qwen3", "mistral"):
+        from transformers import MistralForCausalLM, Qwen3ForCausalLM
+
+        config = (random_qwen3_config if family == "qwen3" else random_mistral_config)(rng, **overrides)
+        model_class = Qwen3ForCausalLM if family == "qwen3" else MistralForCausalLM
+        return config, random_rotary_model(model_class, config, int(rng.integers(1 << 31)))
     if family == "llama":
         config = random_llama_config(rng, **overrides)
         return config, random_llama_model(config, int(rng.integers(1 << 31)))

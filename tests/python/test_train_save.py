@@ -23,7 +23,7 @@ def read_metrics(path):
         return list(csv.DictReader(f))
 
 
-@pytest.mark.parametrize("family", ["opt", "llama"])
+@pytest.mark.parametrize("family", ["opt", "llama", "qwen3", "mistral"])
 def test_train_matches_reference_mezo_and_saves_all_updates(zo2_bin, rng, tmp_path, family):
     config, model = random_config_and_model(family, rng)
     model.save_pretrained(tmp_path / "start")
@@ -75,7 +75,7 @@ def test_train_matches_reference_mezo_and_saves_all_updates(zo2_bin, rng, tmp_pa
     assert np.linalg.norm(got - ref) / np.linalg.norm(ref) < 1e-4
 
 
-@pytest.mark.parametrize("family", ["opt", "llama"])
+@pytest.mark.parametrize("family", ["opt", "llama", "qwen3", "mistral"])
 def test_cpu_and_gpu_trajectories_agree(zo2_bin, rng, tmp_path, family):
     if not gpu_available(zo2_bin):
         pytest.skip("no GPU on this machine")

@@ -170,11 +170,46 @@ TEST_CASE("bad profile files: errors name the file, the field and the expected v
     j["model_timings"] = {model};
     const HardwareProfile p = parse_profile(j, "good.json");
     CHECK(p.block_timings.at(0).resident_block_seconds == 3e-3);
-    CHECK(p.find_model_timing(2048, 50272, 2048, DType::f16, 1, 2048)->head_loss_seconds == 1e-3);
-    CHECK(p.find_model_timing(2048, 50272, 512, DType::f16, 1, 2048) == nullptr);
+    ModelShape shape = zo2::model_preset("opt-1.3b");  // the record names no family: read as opt-1.3b's
+    CHECK(p.find_model_timing(shape, DType::f16, 1, 2048)->head_loss_seconds == 1e-3);
+    shape.word_embed_proj_dim = 512;
+    CHECK(p.find_model_timing(shape, DType::f16, 1, 2048) == nullptr);
     CHECK(profile_to_json(parse_profile(profile_to_json(p), "again")) == profile_to_json(p));
   }
   CHECK_THROWS_WITH(load_profile("no-such-card"),
                     ContainsSubstring("--profile") && ContainsSubstring("h100-targets"));
   CHECK_THROWS_WITH(load_profile("/nonexistent/p.json"), ContainsSubstring("does not exist"));
+}
+
+TEST_CASE("block and model timings are keyed by family and head layout; records without a family read as their "
+          "OPT or LLaMA preset") {
+  // The committed profile's records predate the registry: llama-3-8b's block is found for LLaMA, not for Mistral-7B
+  // (the same hidden, ffn, heads and key-value heads), and OPT's for OPT.
+  const HardwareProfile committed = load_profile("h200-measured");
+  const ModelShape llama = zo2::model_preset("llama-3-8b"), mistral = zo2::model_preset("mistral-7b-v0.3");
+  REQUIRE(llama.hidden == mistral.hidden);
+  REQUIRE(llama.ffn == mistral.ffn);
+  REQUIRE(llama.key_value_heads() == mistral.key_value_heads());
+  const BlockTiming* t = committed.find_block_timing(llama, DType::f16, 1, 2048);
+  REQUIRE(t != nullptr);
+  CHECK(t->family == "llama");
+  CHECK(t->resolved_kv_heads() == 8);
+  CHECK(committed.find_block_timing(mistral, DType::f16, 1, 2048) == nullptr);
+  CHECK(committed.find_block_timing(zo2::model_preset("opt-6.7b"), DType::f16, 1, 2048)->family == "opt");
+  CHECK(committed.find_model_timing(llama, DType::f16, 1, 2048)->family == "llama");
+
+  // Written with a family, a record is found for that family and head layout only, and survives a round trip.
+  nlohmann::json j = profile_to_json(committed);
+  for (auto& b : j["block_timings"])
+    if (b["family"] == "llama" && b["ffn"] == 14336) b["family"] = "mistral";
+  const HardwareProfile edited = parse_profile(j, "edited.json");
+  CHECK(edited.find_block_timing(mistral, DType::f16, 1, 2048) != nullptr);
+  CHECK(edited.find_block_timing(llama, DType::f16, 1, 2048) == nullptr);
+  ModelShape other_heads = mistral;
+  other_heads.kv_heads = 4;
+  CHECK(edited.find_block_timing(other_heads, DType::f16, 1, 2048) == nullptr);
+  CHECK(profile_to_json(parse_profile(profile_to_json(edited), "again")) == profile_to_json(edited));
+  j["block_timings"][0]["family"] = "gpt-17";
+  CHECK_THROWS_WITH(parse_profile(j, "bad.json"),
+                    ContainsSubstring("bad.json") && ContainsSubstring("family") && ContainsSubstring("gpt-17"));
 }
