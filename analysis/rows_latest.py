@@ -16,12 +16,16 @@ import pandas as pd
 from results_rows import with_defaults
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+RESULT_KEYS = {"card", "executor", "model", "metric", "value"}  # what makes a CSV results rows
 
 
 def load(results_dir, pattern="*.csv"):
     frames = []
     for path in sorted(glob.glob(os.path.join(results_dir, pattern))):
-        df = with_defaults(pd.read_csv(path, dtype=str, keep_default_na=False))
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if not RESULT_KEYS <= set(df.columns):
+            continue  # another table under results/ (codec ratios, task runs): not results rows
+        df = with_defaults(df)
         df["file"] = os.path.basename(path)
         df["row"] = range(len(df))
         frames.append(df)
