@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/model_family.h"
 #include "engine/io/safetensors_checkpoint.h"
 #include "engine/io/safetensors_write.h"
 #include "fuzz/fuzz_input.h"
@@ -54,6 +55,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& name : ckpt.names()) bytes += ckpt.at(name).bytes + ckpt.file_of(name).string().size();
     volatile size_t sink = bytes;
     (void)sink;
-    zo2::fuzz::expect_clean([&] { zo2::io::find_decoder_prefix(ckpt, {"embed_tokens.weight"}); });
+    // Every family's key prefixes (core/family_*.cc), as the loader tries them.
+    for (const auto* family : zo2::model_families())
+      zo2::fuzz::expect_clean(
+          [&] { zo2::io::find_decoder_prefix(ckpt, {"embed_tokens.weight"}, family->checkpoint_prefixes()); });
   });
 }

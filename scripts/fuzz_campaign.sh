@@ -2,7 +2,8 @@
 # The long fuzz campaign: each target of an existing fuzz build (scripts/fuzz.sh makes it, with its seeds) runs for
 # RUNS executions (default 10 million) or MAX_SECONDS, whichever comes first, one process per target (in-process,
 # as -jobs=1 would be but with its statistics in our log), at most $ZO2_FUZZ_PARALLEL at a time (default 1: one
-# core), at nice 19. Appends one row per (target, metric) to experiments/results/fuzz_campaign.csv (or $ZO2_FUZZ_CSV): executions, seconds, corpus_size, crashes.
+# core), at nice 19, inputs capped at $ZO2_FUZZ_MAX_LEN bytes (default 4096: the parsers' paths are all reached by
+# inputs that small, and larger ones slow every execution; seeds past it are read truncated). Appends one row per (target, metric) to experiments/results/fuzz_campaign.csv (or $ZO2_FUZZ_CSV): executions, seconds, corpus_size, crashes.
 # usage: scripts/fuzz_campaign.sh [RUNS] [MAX_SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ max_seconds=${2:-36000}
 build=${ZO2_FUZZ_BUILD_DIR:-build-fuzz}
 csv=${ZO2_FUZZ_CSV:-experiments/results/fuzz_campaign.csv}
 parallel=${ZO2_FUZZ_PARALLEL:-1}
+max_len=${ZO2_FUZZ_MAX_LEN:-4096}
 machine=${ZO2_MACHINE:-"cpu: $(nproc) cores ($(uname -n))"}
 commit=${ZO2_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 date=$(date -u +%F)
@@ -26,7 +28,7 @@ one() {
   local t=$1 corpus="$build/corpus/$t" log="$build/campaign/$t.log" start end rc=0
   mkdir -p "$corpus" "$build/campaign/artifacts"
   start=$(date +%s.%N)
-  nice -n 19 "$build/fuzz/$t" "$corpus" "$build/seeds/$t" -runs="$runs" -max_total_time="$max_seconds" \
+  nice -n 19 "$build/fuzz/$t" "$corpus" "$build/seeds/$t" -runs="$runs" -max_total_time="$max_seconds" -max_len="$max_len" \
     -timeout=10 -rss_limit_mb=2048 -dict="fuzz/${dict[$t]:-json}.dict" -print_final_stats=1 \
     -artifact_prefix="$build/campaign/artifacts/$t-" >"$log" 2>&1 || rc=$?
   end=$(date +%s.%N)
@@ -46,7 +48,7 @@ for t in "${targets[@]}"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/campaign/$t.log" | tail -1)
   corpus=$(find "$build/corpus/$t" -type f | wc -l)
   crashes=$(find "$build/campaign/artifacts" -name "$t-*" | wc -l)
-  for row in "executions,${execs:-0},inputs" "seconds,$seconds,s" "corpus_size,$corpus,inputs" "crashes,$crashes,inputs"; do
+  for row in "executions,${execs:-0},inputs" "seconds,$seconds,s" "corpus_size,$corpus,inputs" "crashes,$crashes,inputs" "max_len,$max_len,bytes"; do
     echo "$commit,$date,$machine,address+undefined,$t,$row" >>"$csv"
   done
   printf '%-24s executions %10s  seconds %8.0f  corpus %6s  crashes %s (exit %s)\n' "$t" "${execs:-?}" "$seconds" \
