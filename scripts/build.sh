@@ -16,7 +16,8 @@ launcher=(); if command -v ccache >/dev/null; then
 fi
 cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" -DCMAKE_PREFIX_PATH="$prefix" \
   -DPython3_EXECUTABLE="$(command -v "$ZO2_PYTHON")" "$@"
-cmake --build "$build" -j "${ZO2_JOBS:-$(nproc)}"
+# $ZO2_BUILD_TARGETS (space-separated) builds only those targets.
+cmake --build "$build" -j "${ZO2_JOBS:-$(nproc)}" ${ZO2_BUILD_TARGETS:+--target $ZO2_BUILD_TARGETS}
 # `import zo2` for the python that built it: a .pth file in its site-packages naming the package sources (python/)
 # and the extension this build made (<build>/python). ZO2_PTH=0 skips it (several checkouts sharing one environment).
 if [ "${ZO2_PTH:-1}" != 0 ] && ls "$build"/python/_zo2*.so >/dev/null 2>&1; then

@@ -2,7 +2,7 @@
 # The long fuzz campaign: each target of an existing fuzz build (scripts/fuzz.sh makes it, with its seeds) runs for
 # RUNS executions (default 10 million) or MAX_SECONDS, whichever comes first, one process per target (in-process,
 # as -jobs=1 would be but with its statistics in our log), at most $ZO2_FUZZ_PARALLEL at a time (default 1: one
-# core), at nice 19, inputs capped at $ZO2_FUZZ_MAX_LEN bytes (default 4096: the parsers' paths are all reached by
+# core), at nice $ZO2_FUZZ_NICE (default 19), inputs capped at $ZO2_FUZZ_MAX_LEN bytes (default 4096: the parsers' paths are all reached by
 # inputs that small, and larger ones slow every execution; seeds past it are read truncated). Appends one row per (target, metric) to experiments/results/fuzz_campaign.csv (or $ZO2_FUZZ_CSV): executions, seconds, corpus_size, crashes.
 # usage: scripts/fuzz_campaign.sh [RUNS] [MAX_SECONDS]
 set -euo pipefail
@@ -13,10 +13,15 @@ build=${ZO2_FUZZ_BUILD_DIR:-build-fuzz}
 csv=${ZO2_FUZZ_CSV:-experiments/results/fuzz_campaign.csv}
 parallel=${ZO2_FUZZ_PARALLEL:-1}
 max_len=${ZO2_FUZZ_MAX_LEN:-4096}
+niceness=${ZO2_FUZZ_NICE:-19}
+# One input running past this many seconds is a hang. Generous: on a loaded machine a niced process can stall for
+# seconds, and a 10 s limit reported such stalls (inputs that rerun in under a second) as hangs.
+timeout=${ZO2_FUZZ_TIMEOUT:-60}
 machine=${ZO2_MACHINE:-"cpu: $(nproc) cores ($(uname -n))"}
 commit=${ZO2_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 date=$(date -u +%F)
-targets=(fuzz_safetensors fuzz_safetensors_index fuzz_npy fuzz_hf_config fuzz_profile fuzz_sweep_spec fuzz_plan_json)
+# The fastest targets first, so that a campaign cut short has finished the most of them.
+targets=(${ZO2_FUZZ_TARGETS:-fuzz_npy fuzz_sweep_spec fuzz_hf_config fuzz_safetensors_index fuzz_plan_json fuzz_profile fuzz_safetensors})
 declare -A dict=([fuzz_safetensors]=safetensors [fuzz_npy]=npy)
 for t in "${targets[@]}"; do
   [ -x "$build/fuzz/$t" ] && [ -d "$build/seeds/$t" ] || { echo "fuzz_campaign: $build/$t or its seeds missing: run scripts/fuzz.sh first" >&2; exit 1; }
@@ -28,8 +33,8 @@ one() {
   local t=$1 corpus="$build/corpus/$t" log="$build/campaign/$t.log" start end rc=0
   mkdir -p "$corpus" "$build/campaign/artifacts"
   start=$(date +%s.%N)
-  nice -n 19 "$build/fuzz/$t" "$corpus" "$build/seeds/$t" -runs="$runs" -max_total_time="$max_seconds" -max_len="$max_len" \
-    -timeout=10 -rss_limit_mb=2048 -dict="fuzz/${dict[$t]:-json}.dict" -print_final_stats=1 \
+  nice -n "$niceness" "$build/fuzz/$t" "$corpus" "$build/seeds/$t" -runs="$runs" -max_total_time="$max_seconds" -max_len="$max_len" \
+    -timeout="$timeout" -rss_limit_mb=2048 -dict="fuzz/${dict[$t]:-json}.dict" -print_final_stats=1 \
     -artifact_prefix="$build/campaign/artifacts/$t-" >"$log" 2>&1 || rc=$?
   end=$(date +%s.%N)
   echo "$rc $(awk "BEGIN{print $end - $start}")" >"$build/campaign/$t.result"
