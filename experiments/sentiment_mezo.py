@@ -209,7 +209,7 @@ def main(argv=None):
     if work.exists() and any(work.glob("*/run.json")):
         ap.error(f"--work: {work} already holds runs; give an empty or new folder")
     data = work / "data"
-    import sentiment_set  # experiments/ is this script's folder, first on sys.path
+    import sentiment_set  # experiments/sentiment_set.py: this script's folder is on sys.path
     sentiment_set.main(["--out", str(data), "--seed", str(a.data_seed)])
     meta = [None, a.batch, a.model_name, a.device, card_name(a.device), commit_of(),
             datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")]
