@@ -19,14 +19,14 @@ import time
 
 import figure_plots
 import figure_series
+import figure_task
 import rows_latest
 from results_rows import current_commit
 from run_specs import all_specs
 from sim_calls import Zo2
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-# (id, what it computes, how it is drawn, the two lines docs/FIGURES.md says about it). Figure 7, loss and accuracy
-# on a task resident and offloaded, joins this list when the task rows of issue 13 exist.
+# (id, what it computes, how it is drawn, the two lines docs/FIGURES.md says about it).
 FIGURES = [
     ("fig1_memory", lambda c: figure_series.memory(c.rows, c.zo2, c.profs), figure_plots.memory,
      "GPU memory against model size. With every block offloaded the peak grows with one block (the prefetch slots) "
@@ -65,6 +65,14 @@ FIGURES = [
      "with the card's measured profile): step time above, peak memory below, the band is ±10 %.",
      "Each panel's title gives the median and largest error; docs/RESULTS.md's validation tables name every "
      "configuration and its error."),
+    ("fig7_task", lambda c: figure_task.task_curves(c.results), figure_task.plot,
+     lambda d: "SmolLM2-135M fine-tuned with MeZO on the SST-2-format set experiments/sentiment_set.py generates: the "
+     "training loss on the answer token (left, a running mean over the faint per-step values) and dev / test accuracy "
+     "by candidate scoring (right), the zero-shot point at step 0, for each grid point and the check pair.",
+     lambda d: "The offloaded check run (every block offloaded, crosses and dashes) lies on the resident one: "
+     f"{'identical, point for point' if d['offloaded_equals_resident'] else 'NOT identical'}. Rows: "
+     f"experiments/results/{d['file']} ({', '.join(d['devices']) or 'device not recorded'}; "
+     f"{', '.join(d['cards'])})."),
 ]
 
 
@@ -134,8 +142,6 @@ def figures_page(made, page):
                 "start and duration on the GPU); committed under `experiments/results/nsys/`, it is the row set a "
                 "measured panel beneath each simulated one would read (not drawn yet).", ""]
     lines += ["## Not here yet", "",
-              "- Loss and accuracy on a task, resident and offloaded (the paper's convergence figure): added when the "
-              "task rows of issue 13 exist (`FIGURES` in `analysis/reproduce.py`).",
               "- The measured step timeline (above).", ""]
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text("\n".join(lines))

@@ -12,8 +12,10 @@ def answer_logprobs(model, encoded, pad_id, batch):
     out = []
     for i in range(0, len(encoded), batch):
         ids, mask = pad_batch(encoded[i:i + batch], pad_id)
-        logits = model.logits(ids).float().cpu()
-        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+        # log-softmax and gather where the logits are: copying [B, T, vocab] to the host per batch would cost more
+        # than the forward on a GPU; on the CPU these are the same operations as before
+        logits = model.logits(ids).float()
+        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None].to(logits.device))[..., 0].cpu()
         m = mask[:, 1:].to(logp.dtype)
         out.extend(((logp * m).sum(1) / m.sum(1)).tolist())
     return out

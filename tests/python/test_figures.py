@@ -16,7 +16,7 @@ from conftest import REPO
 
 RESULTS = REPO / "experiments" / "results"
 FIGURE_IDS = ["fig1_memory", "fig2_throughput", "fig3_timeline", "fig4_ablation", "fig5_policy_map",
-              "fig6_validation"]
+              "fig6_validation", "fig7_task"]
 # What this test expects the named series to select, written out independently of analysis/figure_series.py.
 FP16_OFFLOADED = {"dtype": "fp16", "wire": "fp16", "master": "fp16", "slots": "reuse", "overlap": "on",
                   "offload": "all"}
@@ -228,3 +228,37 @@ def test_timeline_is_the_simulators_trace(made, zo2_bin, tmp_path):
         assert [(e["ts"] - t0) / 1e3 for e in ev] == pytest.approx([op["start_ms"] for op in panel["ops"]])
         queues = {op["queue"] for op in panel["ops"]}
         assert {"h2d", "compute", "d2h"} <= queues
+
+
+def test_task_curves_are_the_sentiment_rows(made):
+    d = data(made, "fig7_task")
+    path = RESULTS / d["file"]
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    # Every loss row and dev/test accuracy row is one point of one series, and every point is a row.
+    wanted = {(r["run"], r["policy"], r["split"], r["metric"], int(r["step"])): float(r["value"]) for r in rows
+              if (r["metric"], r["split"]) in {("loss", "train"), ("accuracy", "dev"), ("accuracy", "test")}}
+    drawn = {}
+    for panel, metric in zip(d["panels"], ["loss", "accuracy"]):
+        for s in panel["series"]:
+            assert s["kind"] == "measured" and s["name"].endswith("measured") and s["metric"] == metric, s["name"]
+            for p in s["points"]:
+                key = (s["run"], s["policy"], s["split"], metric, p["x"])
+                assert key not in drawn, key
+                drawn[key] = p["y"]
+    assert drawn == wanted
+    # Commit, date and card: the rows' own, or (rows from before those columns) the file's last commit.
+    if rows and "commit" in rows[0]:
+        assert d["commits"] == sorted({r["commit"] for r in rows}) and d["date"] == max(r["date"] for r in rows)
+        assert d["cards"] == sorted({r["card"] for r in rows})
+    else:
+        log = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h %cs", "--", str(path)],
+                             capture_output=True, text=True).stdout.split()
+        assert [d["commits"], d["date"]] == [[log[0]], log[1]]
+    # The check pair: the offloaded run's loss and accuracies are the resident run's, step for step.
+    check = {}
+    for (run, policy, split, metric, step), v in wanted.items():
+        if run.startswith("check-"):
+            check.setdefault(policy, {})[(split, metric, step)] = v
+    same = len(check) == 2 and check["resident"] == check["offload-all"]
+    assert d["offloaded_equals_resident"] == same
