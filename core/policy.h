@@ -39,6 +39,9 @@ struct PolicyOptions {
 //   host_threads   threads of the host's master update (wire below master); 0: all the host has. A host shared by
 //                  several ranks (one host update each), or beside data loading, gives each its share; the
 //                  simulator scales the profile's rate by the share (simulator/cost_model.h).
+//   fused_kernels  the rotary families' blocks on CUDA run engine/rotary_fused.cc (fused elementwise kernels, joint
+//                  GEMMs): the HF path's arithmetic within rounding, not bitwise. No effect on the CPU or for OPT; the
+//                  simulator's forward times come from a profile calibrated with it on.
 struct Policy {
 #define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) Kind::Value name = value;
   ZO2_POLICY_KNOBS(ZO2_X)

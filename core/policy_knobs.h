@@ -133,6 +133,10 @@ struct Bytes {  // "40GB", "40GiB", "512MB", "1024", "0" (a JSON integer too)
   X(host_threads, knob::Count<0>, 0, 0, "--host-threads",                                                           \
     "host threads that apply the master update when --wire is below --master (0: all of the host's threads)", "0",  \
     knob::Search::grid, (0))                                                                                        \
+  X(fused_kernels, knob::Switch, "on", true, "--fused-kernels",                                                     \
+    "on: the rotary families' (LLaMA, Qwen3, Mistral) blocks run fused CUDA kernels and one GEMM for q|k|v and for " \
+    "gate|up; off: transformers' ops one for one (on the CPU and for OPT it changes nothing)", "off",              \
+    knob::Search::grid, ("on"))                                                                                     \
   X(gpu_mem_budget, knob::Bytes, "0", 0, "--gpu-mem-budget",                                                        \
     "refuse a plan whose predicted GPU memory exceeds this (bytes, or 40GB, 40GiB; 0 = none)", "",                  \
     knob::Search::budget, ())

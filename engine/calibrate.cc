@@ -33,6 +33,9 @@ namespace zo2 {
 
 namespace {
 
+// The block forward the timings measure: the one zo2 train runs by default (--fused-kernels on).
+const ForwardOptions kTimedForward{/*fused_kernels=*/Policy{}.fused_kernels};
+
 struct Events {
   cudaEvent_t start = nullptr, stop = nullptr;
   Events() {
@@ -254,7 +257,8 @@ BlockTimes measure_block(const ModelShape& shape, DType dtype, int64_t batch, in
   out.slab_bytes = slab.layout.bytes();
   out.params = slab.layout.params();
   at::Tensor h;
-  out.forward_seconds = gpu_seconds(s.stream(), warmup, repeats, 1, [&] { h = model_block(shape, slab, hidden); });
+  out.forward_seconds =
+      gpu_seconds(s.stream(), warmup, repeats, 1, [&] { h = model_block(shape, slab, hidden, kTimedForward); });
   if (!zo) return out;
   ZoPassCoeffs k = timing_coeffs();
   float sign = 1.0f;  // alternate +eps/-eps so the weights stay near where they started
@@ -297,10 +301,10 @@ double measure_block_loop(const ModelShape& shape, DType dtype, int64_t batch, i
       k.fold_update = false;
       k.perturb_scale = 1e-3f;
       zo_pass(b, k);
-      h = model_block(shape, b, hidden);
+      h = model_block(shape, b, hidden, kTimedForward);
       k.perturb_scale = -2e-3f;
       zo_pass(b, k);
-      h = model_block(shape, b, hidden);
+      h = model_block(shape, b, hidden, kTimedForward);
       k.fold_update = true;
       k.perturb_scale = 1e-3f;
       zo_pass(b, k);

@@ -13,6 +13,7 @@
 
 #include "engine/cuda_glue.h"
 #include "engine/model_forward.h"
+#include "engine/rotary_fused.h"
 
 namespace zo2 {
 namespace {
@@ -48,6 +49,39 @@ std::pair<at::Tensor, at::Tensor> compute_cos_sin(const ModelShape& s, int64_t T
   return {emb.cos().to(like.scalar_type()), emb.sin().to(like.scalar_type())};
 }
 
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({at::neg(x.narrow(-1, half, half)), x.narrow(-1, 0, half)}, -1);
+}
+
+at::Tensor self_attention(const ModelShape& s, const ParamSlab& p, const at::Tensor& x, const RotaryBlockOptions& opt) {
+  const int64_t B = x.size(0), T = x.size(1), d = s.head_dim();
+  // [B, T, heads * d] -> [B, T, heads, d], Qwen3's per-head RMSNorm there, then [B, heads, T, d].
+  auto heads = [&](const at::Tensor& t, const char* norm) {
+    at::Tensor h = t.view({B, T, -1, d});
+    if (norm != nullptr) h = rms_norm(p.view(norm), h, s.rms_norm_eps);
+    return h.transpose(1, 2);
+  };
+  const char* q_norm = opt.qk_norm ? "self_attn.q_norm.weight" : nullptr;
+  const char* k_norm = opt.qk_norm ? "self_attn.k_norm.weight" : nullptr;
+  at::Tensor q = heads(rotary_projection(s, p, "self_attn.q_proj", x), q_norm);
+  at::Tensor k = heads(rotary_projection(s, p, "self_attn.k_proj", x), k_norm);
+  at::Tensor v = heads(rotary_projection(s, p, "self_attn.v_proj", x), nullptr);
+  auto [cos, sin] = rotary_cos_sin(s, T, x);
+  cos = cos.unsqueeze(1);
+  sin = sin.unsqueeze(1);
+  q = q * cos + rotate_half(q) * sin;
+  k = k * cos + rotate_half(k) * sin;
+  return rotary_projection(s, p, "self_attn.o_proj", rotary_attention(s, q, k, v));
+}
+
+at::Tensor mlp(const ParamSlab& p, const at::Tensor& x) {
+  const at::Tensor gate = at::silu(at::linear(x, p.view("mlp.gate_proj.weight")));
+  return at::linear(gate * at::linear(x, p.view("mlp.up_proj.weight")), p.view("mlp.down_proj.weight"));
+}
+
+}  // namespace
+
 // The same values for every block and both passes of a step: computed once per (device, dtype, length, head_dim,
 // theta) and kept, instead of eight small kernels in each block's forward. Never freed: a static's destructor would
 // free GPU memory after CUDA has shut down.
@@ -65,33 +99,15 @@ std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const ModelShape& s, int64_t T,
   return cache->emplace(key, std::move(cos_sin)).first->second;
 }
 
-at::Tensor rotate_half(const at::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return at::cat({at::neg(x.narrow(-1, half, half)), x.narrow(-1, 0, half)}, -1);
-}
-
-// A projection of the attention, with its bias when the shape has them (Qwen3's attention_bias).
-at::Tensor projection(const ModelShape& s, const ParamSlab& p, const std::string& name, const at::Tensor& x) {
+// With Qwen3's attention_bias, q, k, v and o carry biases.
+at::Tensor rotary_projection(const ModelShape& s, const ParamSlab& p, const std::string& name, const at::Tensor& x) {
   if (s.attention_bias) return at::linear(x, p.view(name + ".weight"), p.view(name + ".bias"));
   return at::linear(x, p.view(name + ".weight"));
 }
 
-at::Tensor self_attention(const ModelShape& s, const ParamSlab& p, const at::Tensor& x, const RotaryBlockOptions& opt) {
-  const int64_t B = x.size(0), T = x.size(1), d = s.head_dim();
-  // [B, T, heads * d] -> [B, T, heads, d], Qwen3's per-head RMSNorm there, then [B, heads, T, d].
-  auto heads = [&](const at::Tensor& t, const char* norm) {
-    at::Tensor h = t.view({B, T, -1, d});
-    if (norm != nullptr) h = rms_norm(p.view(norm), h, s.rms_norm_eps);
-    return h.transpose(1, 2);
-  };
-  at::Tensor q = heads(projection(s, p, "self_attn.q_proj", x), opt.qk_norm ? "self_attn.q_norm.weight" : nullptr);
-  at::Tensor k = heads(projection(s, p, "self_attn.k_proj", x), opt.qk_norm ? "self_attn.k_norm.weight" : nullptr);
-  at::Tensor v = heads(projection(s, p, "self_attn.v_proj", x), nullptr);
-  auto [cos, sin] = rotary_cos_sin(s, T, x);
-  cos = cos.unsqueeze(1);
-  sin = sin.unsqueeze(1);
-  q = q * cos + rotate_half(q) * sin;
-  k = k * cos + rotate_half(k) * sin;
+at::Tensor rotary_attention(const ModelShape& s, const at::Tensor& q, const at::Tensor& key, const at::Tensor& value) {
+  at::Tensor k = key, v = value;
+  const int64_t B = q.size(0), T = q.size(2), d = s.head_dim();
   // HF's sdpa_attention_forward: SDPA's own grouped-query attention without a mask up to head_dim 256, the key and
   // value heads repeated above it.
   const int64_t groups = s.heads / s.key_value_heads();
@@ -106,16 +122,8 @@ at::Tensor self_attention(const ModelShape& s, const ParamSlab& p, const at::Ten
   // HF passes is_causal only when T > 1 (one query sees its one key either way) and scale = head_dim ** -0.5.
   at::Tensor o = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/T > 1,
                                                   /*scale=*/std::pow(double(d), -0.5), enable_gqa);
-  o = o.transpose(1, 2).contiguous().reshape({B, T, -1});
-  return projection(s, p, "self_attn.o_proj", o);
+  return o.transpose(1, 2).contiguous().reshape({B, T, -1});
 }
-
-at::Tensor mlp(const ParamSlab& p, const at::Tensor& x) {
-  const at::Tensor gate = at::silu(at::linear(x, p.view("mlp.gate_proj.weight")));
-  return at::linear(gate * at::linear(x, p.view("mlp.up_proj.weight")), p.view("mlp.down_proj.weight"));
-}
-
-}  // namespace
 
 at::Tensor rotary_embed(const ModelShape&, const ParamSlab& r, const at::Tensor& input_ids) {
   return at::embedding(r.view("embed_tokens.weight"), input_ids);
@@ -123,6 +131,7 @@ at::Tensor rotary_embed(const ModelShape&, const ParamSlab& r, const at::Tensor&
 
 at::Tensor rotary_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden,
                         const RotaryBlockOptions& options) {
+  if (options.fused_kernels && hidden.is_cuda()) return rotary_block_fused(s, p, hidden, options);
   const double eps = s.rms_norm_eps;
   const at::Tensor h = hidden + self_attention(s, p, rms_norm(p.view("input_layernorm.weight"), hidden, eps), options);
   return h + mlp(p, rms_norm(p.view("post_attention_layernorm.weight"), h, eps));
@@ -134,8 +143,8 @@ at::Tensor rotary_logits(const ModelShape& s, const ParamSlab& r, const at::Tens
 }
 
 namespace {
-at::Tensor llama_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden) {
-  return rotary_block(s, p, hidden, {});
+at::Tensor llama_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden, const ForwardOptions& o) {
+  return rotary_block(s, p, hidden, {/*qk_norm=*/false, o.fused_kernels});
 }
 }  // namespace
 

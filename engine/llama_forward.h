@@ -4,6 +4,9 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <string>
+#include <utility>
+
 #include "core/model_shape.h"
 #include "engine/param_slab.h"
 
@@ -12,6 +15,8 @@ namespace zo2 {
 // What a rotary decoder's block does beyond LLaMA's (the shape says the rest: head_dim, key-value heads, biases).
 struct RotaryBlockOptions {
   bool qk_norm = false;  // Qwen3: RMSNorm over head_dim on q and k (self_attn.q_norm, k_norm) before the rotation
+  // --fused-kernels: on CUDA tensors, the fused block (engine/rotary_fused.h); elsewhere nothing changes.
+  bool fused_kernels = false;
 };
 
 // input_ids: int64 [B, T] on the slab's device. Returns the token embeddings [B, T, hidden] (no positions: rotary
@@ -21,6 +26,14 @@ at::Tensor rotary_embed(const ModelShape& shape, const ParamSlab& resident, cons
 // grouped-query attention with rotary positions 0..T-1.
 at::Tensor rotary_block(const ModelShape& shape, const ParamSlab& block, const at::Tensor& hidden,
                         const RotaryBlockOptions& options);
+// The pieces the fused block shares with this one. rotary_cos_sin: HF's rotary cos and sin for positions 0..T-1,
+// [1, T, head_dim] in `like`'s dtype and device, computed once and kept. rotary_projection: an attention projection,
+// with its bias when the shape has them. rotary_attention: HF's SDPA call on q [B, heads, T, d] and k, v [B, kv_heads,
+// T, d] (rotated), returning [B, T, heads * d] for o_proj.
+std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const ModelShape& shape, int64_t T, const at::Tensor& like);
+at::Tensor rotary_projection(const ModelShape& shape, const ParamSlab& block, const std::string& name,
+                             const at::Tensor& x);
+at::Tensor rotary_attention(const ModelShape& shape, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 // Final RMSNorm, then lm_head (embed_tokens when the shape ties them): logits [B, T, vocab] in the slab's dtype.
 at::Tensor rotary_logits(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden);
 

@@ -8,9 +8,9 @@
 
 namespace zo2 {
 namespace {
-at::Tensor mistral_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden) {
+at::Tensor mistral_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden, const ForwardOptions& o) {
   s.check_sequence(hidden.size(1), "mistral block");
-  return rotary_block(s, p, hidden, {});
+  return rotary_block(s, p, hidden, {/*qk_norm=*/false, o.fused_kernels});
 }
 }  // namespace
 

@@ -32,8 +32,8 @@ at::Tensor model_embed(const ModelShape& s, const ParamSlab& r, const at::Tensor
   return family_forward(s.family).embed(s, r, input_ids);
 }
 
-at::Tensor model_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden) {
-  return family_forward(s.family).block(s, p, hidden);
+at::Tensor model_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden, const ForwardOptions& o) {
+  return family_forward(s.family).block(s, p, hidden, o);
 }
 
 at::Tensor model_logits(const ModelShape& s, const ParamSlab& r, const at::Tensor& hidden) {

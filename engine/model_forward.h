@@ -12,18 +12,27 @@
 
 namespace zo2 {
 
+// What a block's forward may do beyond its family's arithmetic. fused_kernels: the policy's --fused-kernels, the
+// rotary families' fused CUDA path (engine/rotary_fused.cc; CUDA tensors only, OPT and the CPU ignore it). Off, the
+// default for callers without a policy (zo2 forward, the module's logits, the parity tests): transformers' ops.
+struct ForwardOptions {
+  bool fused_kernels = false;
+};
+
 // One family's forward: embeddings (input_ids int64 [B, T] -> hidden [B, T, hidden]), one decoder block (hidden ->
 // hidden) and the head (final norm, projection, logits [B, T, vocab]), all in the slab's dtype.
 struct FamilyForward {
   at::Tensor (*embed)(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& input_ids);
-  at::Tensor (*block)(const ModelShape& shape, const ParamSlab& block, const at::Tensor& hidden);
+  at::Tensor (*block)(const ModelShape& shape, const ParamSlab& block, const at::Tensor& hidden,
+                      const ForwardOptions& options);
   at::Tensor (*logits)(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden);
 };
 // Throws std::invalid_argument naming the family when it has no registered forward.
 const FamilyForward& family_forward(const std::string& family);
 
 at::Tensor model_embed(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& input_ids);
-at::Tensor model_block(const ModelShape& shape, const ParamSlab& block, const at::Tensor& hidden);
+at::Tensor model_block(const ModelShape& shape, const ParamSlab& block, const at::Tensor& hidden,
+                       const ForwardOptions& options = {});
 at::Tensor model_logits(const ModelShape& shape, const ParamSlab& resident, const at::Tensor& hidden);
 // HuggingFace's causal-LM loss with labels = input_ids: logits upcast to fp32, shifted inside, mean over B*(T-1).
 // Only the first T-1 positions' logits are computed (the last one has no label).

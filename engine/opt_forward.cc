@@ -72,7 +72,12 @@ at::Tensor opt_logits(const ModelShape& s, const ParamSlab& r, const at::Tensor&
 }
 
 const FamilyForward& opt_family_forward() {
-  static const FamilyForward kForward{opt_embed, opt_block, opt_logits};
+  // OPT has no fused path: ForwardOptions changes nothing here.
+  static const FamilyForward kForward{
+      opt_embed, [](const ModelShape& s, const ParamSlab& p, const at::Tensor& h, const ForwardOptions&) {
+        return opt_block(s, p, h);
+      },
+      opt_logits};
   return kForward;
 }
 

@@ -5,8 +5,8 @@
 
 namespace zo2 {
 namespace {
-at::Tensor qwen3_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden) {
-  return rotary_block(s, p, hidden, {/*qk_norm=*/true});
+at::Tensor qwen3_block(const ModelShape& s, const ParamSlab& p, const at::Tensor& hidden, const ForwardOptions& o) {
+  return rotary_block(s, p, hidden, {/*qk_norm=*/true, o.fused_kernels});
 }
 }  // namespace
 

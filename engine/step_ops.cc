@@ -149,7 +149,8 @@ void run_op(const Op& op, StepState& st) {
     case OpKind::forward: {
       if (st.step >= 1) fault_point("step:oom", "out of memory in the middle of a step");
       at::Tensor& h = op.pass > 0 ? st.h_plus : st.h_minus;
-      h = model_block(m.shape, st.block(op.layer), h);
+      const bool fused = st.plan != nullptr ? st.plan->policy.fused_kernels : Policy{}.fused_kernels;
+      h = model_block(m.shape, st.block(op.layer), h, ForwardOptions{fused});
       return;
     }
     case OpKind::head:

@@ -39,13 +39,9 @@ struct alignas(4 * sizeof(T)) Vec4 {
 
 // Round to nearest into the storage format, and stochastically (core/zo_math.h) with 16 random bits.
 template <typename T>
-__device__ __forceinline__ T round_nearest(float x);
-template <>
-__device__ __forceinline__ float round_nearest<float>(float x) { return x; }
-template <>
-__device__ __forceinline__ __half round_nearest<__half>(float x) { return __float2half_rn(x); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 round_nearest<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+__device__ __forceinline__ T round_nearest(float x) {
+  return from_f<T>(x);
+}
 
 template <typename T>
 __device__ __forceinline__ T round_stochastic(float x, uint32_t bits);
