@@ -5,6 +5,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <fcntl.h>
+#include <stdio.h>
+
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
@@ -99,36 +103,67 @@ OptModel load_opt_checkpoint(const std::filesystem::path& dir, DType dtype, c10:
   return model;
 }
 
+namespace {
+
+// Puts the complete checkpoint at `fresh` in place of `final_dir`. Where the file system can, the two names are
+// exchanged in one step (renameat2 RENAME_EXCHANGE), so `final_dir` names a whole checkpoint at every instant, the
+// old one until the exchange and the new one after; the old one, now at `fresh`, is removed. Without an earlier
+// checkpoint, or on a file system that cannot exchange, plain renames.
+void swap_in(const std::filesystem::path& fresh, const std::filesystem::path& final_dir) {
+  if (std::filesystem::exists(final_dir)) {
+    if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, final_dir.c_str(), RENAME_EXCHANGE) == 0) {
+      fault_point("save:after_swap", "checkpoint cleanup failed");
+      remove_tree(fresh);
+      return;
+    }
+    if (errno != EINVAL && errno != ENOSYS)
+      throw std::runtime_error(fmt::format("{}: cannot exchange with {}: {}", final_dir.string(), fresh.string(),
+                                           std::strerror(errno)));
+    const std::filesystem::path old_dir = final_dir.string() + ".old";
+    remove_tree(old_dir);
+    std::filesystem::rename(final_dir, old_dir);
+    std::filesystem::rename(fresh, final_dir);
+    fault_point("save:after_swap", "checkpoint cleanup failed");
+    remove_tree(old_dir);
+    return;
+  }
+  std::filesystem::rename(fresh, final_dir);
+}
+
+}  // namespace
+
 void save_opt_checkpoint(const OptModel& model, const std::filesystem::path& final_dir, uint64_t max_shard_bytes) {
   // The whole checkpoint is written into a sibling directory and swapped in at the end, so a failure part-way (a full
-  // disk, a crash) leaves an earlier checkpoint at `final_dir` whole, never a mix of old and new files.
+  // disk, a crash) leaves an earlier checkpoint at `final_dir` whole, never a mix of old and new files. A failure
+  // that throws removes the sibling; one that kills the process leaves it, and the next save removes it first.
   const std::filesystem::path dir = final_dir.string() + ".partial";
   remove_tree(dir);
   std::filesystem::create_directories(dir);
-  // Host copies of every tensor, kept alive until the writer is done.
-  std::vector<at::Tensor> host;
-  std::vector<io::TensorToWrite> tensors;
-  auto add = [&](const ParamSlab& slab, const std::string& group_prefix) {
-    for (size_t i = 0; i < slab.layout.entries.size(); ++i) {
-      const SlabEntry& e = slab.layout.entries[i];
-      host.push_back(slab.views[i].to(at::kCPU).contiguous());
-      const at::Tensor& t = host.back();
-      // transformers' own keys: the family's prefix before the name, lm_head at the top.
-      tensors.push_back({ModelShape::checkpoint_key(model.shape.hf_model_prefix(), group_prefix + e.name),
-                         safetensors_dtype(slab.layout.dtype), e.shape, t.data_ptr(), size_t(t.nbytes())});
-    }
-  };
-  add(model.resident, "");
-  for (size_t l = 0; l < model.blocks.size(); ++l) add(model.blocks[l], ModelShape::block_prefix(int64_t(l)));
-  write_json_file_atomic(dir / "config.json", shape_to_hf_config(model.shape, torch_dtype_name(model.dtype)));
-  fault_point("save:after_first_file", "checkpoint write failed");
-  io::write_safetensors_sharded(dir, tensors, max_shard_bytes, io::pytorch_metadata());
-  // Swap: the old checkpoint (if any) moves aside, the new one takes its name, the old one is removed.
-  const std::filesystem::path old_dir = final_dir.string() + ".old";
-  remove_tree(old_dir);
-  if (std::filesystem::exists(final_dir)) std::filesystem::rename(final_dir, old_dir);
-  std::filesystem::rename(dir, final_dir);
-  remove_tree(old_dir);
+  try {
+    // Host copies of every tensor, kept alive until the writer is done.
+    std::vector<at::Tensor> host;
+    std::vector<io::TensorToWrite> tensors;
+    auto add = [&](const ParamSlab& slab, const std::string& group_prefix) {
+      for (size_t i = 0; i < slab.layout.entries.size(); ++i) {
+        const SlabEntry& e = slab.layout.entries[i];
+        host.push_back(slab.views[i].to(at::kCPU).contiguous());
+        const at::Tensor& t = host.back();
+        // transformers' own keys: the family's prefix before the name, lm_head at the top.
+        tensors.push_back({ModelShape::checkpoint_key(model.shape.hf_model_prefix(), group_prefix + e.name),
+                           safetensors_dtype(slab.layout.dtype), e.shape, t.data_ptr(), size_t(t.nbytes())});
+      }
+    };
+    add(model.resident, "");
+    for (size_t l = 0; l < model.blocks.size(); ++l) add(model.blocks[l], ModelShape::block_prefix(int64_t(l)));
+    write_json_file_atomic(dir / "config.json", shape_to_hf_config(model.shape, torch_dtype_name(model.dtype)));
+    fault_point("save:after_first_file", "checkpoint write failed");
+    io::write_safetensors_sharded(dir, tensors, max_shard_bytes, io::pytorch_metadata());
+    fault_point("save:before_swap", "checkpoint swap failed");
+  } catch (...) {
+    remove_tree(dir);
+    throw;
+  }
+  swap_in(dir, final_dir);
 }
 
 }  // namespace zo2

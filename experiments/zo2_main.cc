@@ -1,4 +1,5 @@
 // zo2: the command-line front end. Errors print one line naming the file, field or flag, and exit 2.
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
@@ -8,6 +9,9 @@
 #include "experiments/commands.h"
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) then fails the write with EFBIG, reported like a full disk, instead of killing the
+  // process in the middle of a file.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"zo2: zeroth-order fine-tuning with blocks streamed from host memory, and its simulator"};
   app.require_subcommand(1);
   zo2::cli::add_simulate_command(app);

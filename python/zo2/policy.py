@@ -39,6 +39,8 @@ class Policy:
     prefetch_next: upload the next step's first blocks during this step's tail.
     fold_update: blocks that stay on the GPU apply a step's update in its restore pass.
     host_threads: host threads that apply the master update when wire is below master (0: all of the host's).
+    fused_kernels: the rotary families' fused CUDA kernels (RMSNorm, rotary, SwiGLU, joint q|k|v and gate|up GEMMs);
+        False: the op-for-op transformers path. No effect on the CPU or for OPT.
 
     Values are checked by the engine (the messages are the CLI's, naming the flag).
     """
@@ -55,6 +57,7 @@ class Policy:
     prefetch_next: Switch = False
     fold_update: Switch = True
     host_threads: int = 0
+    fused_kernels: Switch = True
 
     def to_json(self) -> dict[str, Any]:
         """The policy as the JSON fields of `zo2 sweep` specs and results (unset formats left out)."""
@@ -65,7 +68,7 @@ class Policy:
                 continue
             if f.name == "offload":
                 value = _offload(value)
-            elif f.name in ("overlap", "prefetch_next", "fold_update"):
+            elif f.name in ("overlap", "prefetch_next", "fold_update", "fused_kernels"):
                 value = _switch(value)
             elif f.name == "gpu_mem_budget":
                 value = str(value)

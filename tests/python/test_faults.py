@@ -1,6 +1,8 @@
 # Bad input and injected faults: clear errors that name the file, flag or numbers, and nothing already on disk lost.
 import json
 import os
+import resource
+import signal
 import subprocess
 
 import numpy as np
@@ -50,8 +52,61 @@ def test_failures_leave_the_previous_checkpoint_whole(zo2_bin, rng, tmp_path):
     assert "checkpoint write failed" in err and "save:after_first_file" in err
     np.testing.assert_array_equal(logits_of(tmp_path / "out", probe), before)
     assert (tmp_path / "m.csv").read_text().count("\n") == 4
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith((".partial", ".old")) or ".tmp." in p.name]
-    assert leftovers == [] or all(name.endswith(".partial") for name in leftovers)
+    assert leftovers(tmp_path) == []
+
+
+def saved_run(zo2_bin, rng, tmp_path):
+    """A checkpoint at tmp_path/out from two steps, the command that continues it, and its logits on a probe."""
+    config = random_opt_config(rng)
+    random_opt_model(config, int(rng.integers(1 << 31))).save_pretrained(tmp_path / "start")
+    common = ["train", "--model", tmp_path / "start", "--batch", 1, "--seq", 8, "--lr", 1e-2,
+              "--eps", 1e-2, "--seed", 3, "--offload", "all", "--save", tmp_path / "out"]
+    run_zo2(zo2_bin, *common, "--steps", 2)
+    probe = rng.integers(0, config.vocab_size, size=(1, 6))
+    return common, probe, logits_of(tmp_path / "out", probe)
+
+
+def leftovers(tmp_path):
+    return sorted(p.name for p in tmp_path.iterdir() if p.name.endswith((".partial", ".old")) or ".tmp." in p.name)
+
+
+def test_kill9_during_save_leaves_a_whole_checkpoint(zo2_bin, rng, tmp_path):
+    # kill -9 at each point of a save (ZO2_FAULT_STALL holds the process there): the directory --save names is a whole
+    # checkpoint every time, the old one until the swap and the new one after it; the next save clears what was left.
+    common, probe, before = saved_run(zo2_bin, rng, tmp_path)
+    run_zo2(zo2_bin, *common[:-1], tmp_path / "reference", "--steps", 3)
+    after = logits_of(tmp_path / "reference", probe)
+    assert not np.array_equal(after, before)  # the third step moved the weights: the two cases are told apart
+    for point, expect in [("save:after_first_file", before), ("save:before_swap", before),
+                          ("save:after_swap", after)]:
+        run_zo2(zo2_bin, *common, "--steps", 2)  # back to the two-step checkpoint
+        env = dict(os.environ, ZO2_FAULT_STALL=point)
+        proc = subprocess.Popen([zo2_bin, *map(str, common), "--steps", "3"], stderr=subprocess.PIPE, text=True,
+                                env=env)
+        line = proc.stderr.readline()  # printed when the save reaches the point
+        assert f"stalled at {point}" in line, line
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        np.testing.assert_array_equal(logits_of(tmp_path / "out", probe), expect, err_msg=point)
+        run_zo2(zo2_bin, *common, "--steps", 3)
+        np.testing.assert_array_equal(logits_of(tmp_path / "out", probe), after, err_msg=point)
+        assert leftovers(tmp_path) == [], point
+
+
+def test_full_disk_is_a_clear_error_and_leaves_nothing_half_written(zo2_bin, rng, tmp_path):
+    # A file-size limit (ulimit -f) under the checkpoint's size: the write fails with EFBIG as on a full disk.
+    common, probe, before = saved_run(zo2_bin, rng, tmp_path)
+    limit = max(p.stat().st_size for p in (tmp_path / "out").iterdir()) // 2
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run([zo2_bin, *map(str, common), "--steps", "3"], capture_output=True, text=True,
+                          preexec_fn=small_files)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "File too large" in proc.stderr and ".partial" in proc.stderr, proc.stderr
+    np.testing.assert_array_equal(logits_of(tmp_path / "out", probe), before)
+    assert leftovers(tmp_path) == []
 
 
 def test_bad_inputs_name_what_is_wrong(zo2_bin, rng, tmp_path):
