@@ -39,6 +39,10 @@ struct PolicyOptions {
 //   host_threads   threads of the host's master update (wire below master); 0: all the host has. A host shared by
 //                  several ranks (one host update each), or beside data loading, gives each its share; the
 //                  simulator scales the profile's rate by the share (simulator/cost_model.h).
+//   wire_codec     lossless: the host holds each offloaded block entropy-coded (core/wire_codec.h), the upload
+//                  carries the coded bytes, the GPU decodes them into the slot (dec/Lxx) and encodes the slot again
+//                  before the copy back (enc/Lxx). Needs a 16-bit wire (bf16 or fp16) that the GPU writes back;
+//                  without offloaded blocks it changes nothing.
 struct Policy {
 #define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) Kind::Value name = value;
   ZO2_POLICY_KNOBS(ZO2_X)

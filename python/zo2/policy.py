@@ -39,6 +39,7 @@ class Policy:
     prefetch_next: upload the next step's first blocks during this step's tail.
     fold_update: blocks that stay on the GPU apply a step's update in its restore pass.
     host_threads: host threads that apply the master update when wire is below master (0: all of the host's).
+    wire_codec: "raw" or "lossless" (offloaded bf16/fp16 blocks entropy-coded on the link; bitwise the raw run).
 
     Values are checked by the engine (the messages are the CLI's, naming the flag).
     """
@@ -55,6 +56,7 @@ class Policy:
     prefetch_next: Switch = False
     fold_update: Switch = True
     host_threads: int = 0
+    wire_codec: str = "raw"
 
     def to_json(self) -> dict[str, Any]:
         """The policy as the JSON fields of `zo2 sweep` specs and results (unset formats left out)."""
