@@ -41,6 +41,10 @@ struct CalibrationMeasurements {
   double host_sync_seconds = 0;
   double host_update_elements_per_second = 0;
   int host_threads = 0;
+  // The lossless wire codec on the GPU (engine/wire_codec_cuda.h): raw bytes of a bf16 block decoded or encoded per
+  // second, on `codec_block_bytes` bytes of N(0, 0.02) weights; 0 when not measured.
+  double codec_decode_bytes_per_second = 0, codec_encode_bytes_per_second = 0;
+  int64_t codec_block_bytes = 0;
 
   struct Block {
     std::string model;

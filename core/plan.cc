@@ -3,6 +3,7 @@
 #include "core/plan.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 
 #include "core/model_family.h"
 #include "core/slab_layout.h"
+#include "core/wire_codec.h"
 
 namespace zo2 {
 
@@ -62,6 +64,8 @@ std::string_view op_kind_name(OpKind k) {
     case OpKind::free: return "free";
     case OpKind::host_update: return "host_update";
     case OpKind::loss: return "loss";
+    case OpKind::decode: return "decode";
+    case OpKind::encode: return "encode";
   }
   return "?";
 }
@@ -72,6 +76,18 @@ int64_t wire_bytes(const ModelShape& shape, DType dt) {
   if (dt == DType::fp8_e4m3) bytes += (layout.elements + kFp8GroupElements - 1) / kFp8GroupElements * 4;
   return bytes;
 }
+
+// The ratios `zo2 codec-ratio` measures on N(0, 0.02) blocks of the OPT presets (coded bytes over raw bytes, the
+// blob's header, table and offsets included; experiments/results/wire_codec_ratio.csv). fp16 codes less well: its
+// symbol byte carries the sign and two mantissa bits beside the exponent.
+double wire_codec_expected_ratio(DType dt) {
+  if (dt == DType::bf16) return 0.6664;
+  if (dt == DType::f16) return 0.8474;
+  throw std::invalid_argument(fmt::format("wire codec: dtype {} is not a 16-bit float (expected fp16 or bf16)",
+                                          dtype_name(dt)));
+}
+
+int64_t wire_codec_block_elements(const ModelShape& shape, DType dt) { return block_layout(shape, 0, dt).elements; }
 
 bool writeback_due(int64_t layer, int64_t step, int64_t writeback) {
   return (step + layer) % writeback == writeback - 1;
@@ -117,6 +133,7 @@ class Builder {
     const int64_t elt = dtype_bytes(p_.dtype);
     tokens_ = B_ * T_;
     block_params_ = s_.block_params();
+    block_elements_ = block_layout(s_, 0, p_.dtype).elements;
     compute_bytes_ = block_layout(s_, 0, p_.dtype).bytes();
     wire_bytes_ = wire_bytes(s_, p_.wire);
     master_bytes_ = block_layout(s_, 0, p_.master).bytes();
@@ -132,6 +149,14 @@ class Builder {
     plan_.slot_bytes = wire_bytes_ + (p_.wire != p_.dtype ? compute_bytes_ : 0);
     plan_.wire_block_bytes = wire_bytes_;
     plan_.compute_block_bytes = compute_bytes_;
+    // --wire-codec lossless: the host holds blobs, each slot a staging buffer the largest blob fits in.
+    codec_ = p_.wire_codec == WireCodec::lossless && n_off > 0;
+    if (codec_) {
+      const int64_t n = wire_codec_block_elements(s_, p_.wire);
+      plan_.staging_bytes = wire_codec_max_bytes(n);
+      plan_.codec_scratch_bytes = wire_codec_encode_scratch_bytes(n);
+      plan_.coded_upload_bytes = int64_t(std::llround(wire_codec_expected_ratio(p_.wire) * double(wire_bytes_)));
+    }
     upload_.assign(size_t(n_off), -1);
     restore_.assign(size_t(n_off), -1);
     release_.assign(size_t(n_off), -1);
@@ -176,6 +201,15 @@ class Builder {
         if (upload_[size_t(i)] >= 0) first_deps.push_back(upload_[size_t(i)]);
         else first_prev_deps.push_back(prev_early_[size_t(i)]);
         if (p_.slots == SlotMode::reuse) slot = slot_at(i);
+        if (codec_) {
+          // The blob the upload brought into the staging buffer becomes the block, in the slot.
+          Op d = make("dec/" + tag, OpKind::decode, Queue::compute, l, 0, compute_bytes_, 1);
+          d.elements = block_elements_;
+          d.slot = slot;
+          d.prev_deps = std::move(first_prev_deps);
+          first_prev_deps.clear();
+          first_deps = {add(d, first_deps)};
+        }
         const int64_t r = writes_back_ ? replays_due(l, step_, p_.writeback) : 0;
         if (r > 0) {
           // Each missed step is replayed exactly as it ran (update with +eps, -2eps, +eps), so the result stays
@@ -213,10 +247,19 @@ class Builder {
         restore_[size_t(i)] = zr;
         int release = zr;
         if (writes_back_ && writeback_due(l, step_, p_.writeback)) {
+          int copied = zr;
+          if (codec_) {
+            // The slot coded again with the table its upload brought, into the staging buffer the copy back reads.
+            Op e = make("enc/" + tag, OpKind::encode, Queue::compute, l, 0, compute_bytes_, 3);
+            e.elements = block_elements_;
+            e.slot = slot;
+            copied = add(e, {zr});
+          }
           Op d = make("d2h/" + tag, OpKind::download, Queue::d2h, l, 0, 0, 0);
-          d.link_bytes = wire_bytes_;
+          // The coded size is known on the GPU only: the copy back takes the staging buffer whole.
+          d.link_bytes = codec_ ? plan_.staging_bytes : wire_bytes_;
           d.slot = slot;
-          release = download_[size_t(i)] = add(d, {zr});
+          release = download_[size_t(i)] = add(d, {copied});
         }
         if (!writes_back_) {
           // The host updates its master after the upload has read it, off the GPU's critical path; the next step's
@@ -232,7 +275,7 @@ class Builder {
         if (i + p_.prefetch + 1 < n_off) issue_upload(i + p_.prefetch + 1, false);
         if (p_.slots == SlotMode::alloc) {
           Op f = make("free/" + tag, OpKind::free, Queue::host, l, 0, 0, 0);
-          f.link_bytes = plan_.slot_bytes;
+          f.link_bytes = plan_.slot_bytes + plan_.staging_bytes;
           add(f, {release});
         }
         ++i;
@@ -339,7 +382,7 @@ class Builder {
     const int64_t n_off = int64_t(offloaded_.size());
     const int64_t g = next ? n_off + j : j;
     Op u = make((next ? "h2d/next/" : "h2d/") + tag, OpKind::upload, Queue::h2d, layer, 0, 0, 0);
-    u.link_bytes = wire_bytes_;
+    u.link_bytes = codec_ ? plan_.coded_upload_bytes : wire_bytes_;
     u.next_step = next;
     after(g - p_.prefetch - 1, restore_, prev_restore_, u);  // at most D blocks uploaded ahead of the one computing
     if (p_.slots == SlotMode::reuse) {
@@ -347,7 +390,7 @@ class Builder {
       after(g - plan_.slot_count, release_, prev_release_, u);  // the slot's previous occupant has left it
     } else {
       Op a = make("alloc/" + tag, OpKind::alloc, Queue::host, layer, 0, 0, 0);
-      a.link_bytes = plan_.slot_bytes;
+      a.link_bytes = plan_.slot_bytes + plan_.staging_bytes;
       u.deps = {add(a, u.deps)};
     }
     // The host slab must hold the block's newest copy: after its copy back in this step (an early upload), or in
@@ -401,6 +444,8 @@ class Builder {
   int64_t tokens_ = 0, block_params_ = 0, compute_bytes_ = 0, wire_bytes_ = 0, master_bytes_ = 0;
   bool writes_back_ = true;
   bool continues_ = false;
+  bool codec_ = false;          // --wire-codec lossless with offloaded blocks
+  int64_t block_elements_ = 0;  // elements of a block's slab (what the codec codes)
   int64_t early_ = 0;    // early uploads at the end of the step (--prefetch-next)
   int base_slot_ = 0;    // slot of this step's first offloaded block
   std::vector<int64_t> offloaded_;
@@ -447,7 +492,7 @@ Plan build_plan(const ModelShape& shape, const Policy& policy, int64_t batch, in
   plan.ops.reserve(size_t(shape.layers) * 9 + 16);
   Builder(shape, policy, batch, seq, step, previous, plan).build();
   plan.memory = predict_memory(shape, policy, batch, seq, plan.slot_count, plan.slot_bytes, memory_model,
-                               alloc_live(plan));
+                               alloc_live(plan), plan.staging_bytes, plan.codec_scratch_bytes);
   if (policy.gpu_mem_budget > 0 && plan.memory.gpu_total() > policy.gpu_mem_budget)
     throw std::invalid_argument(fmt::format("--gpu-mem-budget {} ({} B): the plan needs {} B of GPU memory: {}",
                                             format_bytes(policy.gpu_mem_budget), policy.gpu_mem_budget,
@@ -575,6 +620,24 @@ void Plan::validate(const Plan* previous) const {
     if (u == kBefore && !waits_for_previous(P + i))
       throw std::logic_error(fmt::format("plan: op '{}' does not wait for its block's upload in the previous step's plan",
                                          op.name));
+  }
+  // --wire-codec lossless: a block's ops use the slot after its dec/Lxx has written it (the slot holds the previous
+  // occupant, or poison, until then), and its copy back carries what its enc/Lxx wrote.
+  if (policy.wire_codec == WireCodec::lossless) {
+    std::vector<int> decoded(size_t(shape.layers), -1), encoded(size_t(shape.layers), -1);
+    for (int i = 0; i < n; ++i) {
+      const Op& op = ops[size_t(i)];
+      if (op.layer < 0 || op.layer >= shape.layers || !policy.offload[size_t(op.layer)]) continue;
+      if (op.kind == OpKind::decode) decoded[size_t(op.layer)] = P + i;
+      if (op.kind == OpKind::encode) encoded[size_t(op.layer)] = P + i;
+      if (op.kind == OpKind::upload || op.kind == OpKind::alloc || op.kind == OpKind::free ||
+          op.kind == OpKind::decode)
+        continue;
+      if (decoded[size_t(op.layer)] < 0 || !reaches(P + i, decoded[size_t(op.layer)]))
+        throw std::logic_error(fmt::format("plan: op '{}' does not wait for its block's decode", op.name));
+      if (op.kind == OpKind::download && (encoded[size_t(op.layer)] < 0 || !reaches(P + i, encoded[size_t(op.layer)])))
+        throw std::logic_error(fmt::format("plan: '{}' does not wait for its block's encode", op.name));
+    }
   }
   // An upload reads the host slab: after the block's latest copy back.
   std::vector<int> copied_back(size_t(shape.layers), -1);

@@ -44,7 +44,10 @@ enum class OpKind : uint8_t {
   free,         // free/L07 (--slots alloc)
   host_update,  // host/update/L07: the host applies the pending update to its master from the regenerated z
   loss,         // loss: the host waits for the two losses (the one host wait of a step) and forms g
+  decode,       // dec/L07 (--wire-codec lossless): the uploaded blob in the slot's staging buffer -> the slot
+  encode,       // enc/L07 (--wire-codec lossless): the slot -> a blob in its staging buffer, with the block's table
 };
+constexpr int kOpKindCount = int(OpKind::encode) + 1;
 std::string_view op_kind_name(OpKind k);
 
 struct Op {
@@ -53,9 +56,13 @@ struct Op {
   Queue queue = Queue::compute;
   int64_t layer = -1;        // block index, -1 for the resident group, head, loss
   int slot = -1;             // GPU slot (offloaded blocks), -1 otherwise
-  int64_t link_bytes = 0;    // copies: bytes on the link (wire format incl. fp8 scales); alloc/free: slot bytes
+  // copies: bytes on the link (wire format incl. fp8 scales; --wire-codec lossless: the expected coded size up,
+  // the staging buffer's whole capacity back); alloc/free: slot bytes (staging buffer included)
+  int64_t link_bytes = 0;
   double flops = 0;          // forward/head FLOPs (multiply-add = 2)
-  int64_t mem_bytes = 0;     // device (or host, for host_update) memory bytes read plus written
+  // device (or host, for host_update) memory bytes read plus written; decode/encode: the block's raw bytes (the
+  // unit of the profile's codec rates)
+  int64_t mem_bytes = 0;
   int64_t rng_samples = 0;   // normal samples the op regenerates (z of this step and of pending updates)
   int64_t elements = 0;      // parameters touched (ZO passes, host update)
   int kernels = 0;           // kernel launches (launch overhead)
@@ -87,7 +94,11 @@ struct Plan {
   bool continues = false;     // finds its first blocks uploaded by the previous step's plan (see above)
   int slot_count = 0;         // GPU slots (reuse) or the most live allocations planned for (alloc)
   int64_t slot_bytes = 0;     // one slot: wire buffer plus a compute-format buffer when the formats differ
-  int64_t wire_block_bytes = 0;     // one block on the link
+  int64_t wire_block_bytes = 0;     // one block on the link (raw; --wire-codec lossless: see Op::link_bytes)
+  // --wire-codec lossless with offloaded blocks: each slot's device staging buffer, the largest blob a block can
+  // encode to (wire_codec_max_bytes), and the GPU encoder's scratch (one, on the compute stream); 0 otherwise.
+  int64_t staging_bytes = 0, codec_scratch_bytes = 0;
+  int64_t coded_upload_bytes = 0;   // --wire-codec lossless: the bytes an upload is expected to carry
   int64_t compute_block_bytes = 0;  // one block in the compute format
   std::vector<Op> ops;        // program order: the order the host enqueues them
   MemoryPrediction memory;
@@ -106,6 +117,13 @@ struct Plan {
 // 128 slab elements (views start on 256-element boundaries in fp8, so a group never straddles two tensors).
 constexpr int64_t kFp8GroupElements = 128;
 int64_t wire_bytes(const ModelShape& shape, DType dt);
+// --wire-codec lossless: the coded size of a block of `shape` in `dt` (bf16 or fp16) as a fraction of its raw bytes,
+// the ratio `zo2 codec-ratio` measures on random-init blocks (experiments/results/wire_codec_ratio.csv; trained
+// weights measured there code about as well). The plan's upload bytes are this ratio times the raw bytes: the real
+// size is the data's, known only when a block is encoded.
+double wire_codec_expected_ratio(DType dt);
+// Elements the codec codes per block (the whole slab, padding included) and the largest blob they encode to.
+int64_t wire_codec_block_elements(const ModelShape& shape, DType dt);
 
 // The step schedule. `step` selects which blocks are copied back and how many updates replay with --writeback K
 // (block l is copied back at the steps s with (s + l) % K == K - 1, so each step copies back about 1/K of the

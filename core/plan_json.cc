@@ -51,6 +51,9 @@ json plan_to_json(const Plan& p) {
               {"slot_bytes", p.slot_bytes},
               {"wire_block_bytes", p.wire_block_bytes},
               {"compute_block_bytes", p.compute_block_bytes},
+              {"staging_bytes", p.staging_bytes},
+              {"codec_scratch_bytes", p.codec_scratch_bytes},
+              {"coded_upload_bytes", p.coded_upload_bytes},
               {"memory",
                {{"gpu", terms_to_json(p.memory.gpu)},
                 {"gpu_total", p.memory.gpu_total()},
@@ -91,7 +94,7 @@ T count_field(const json& j, const char* name, const std::string& where) {
 }
 
 OpKind parse_kind(const std::string& s, const std::string& where) {
-  for (int k = 0; k <= int(OpKind::loss); ++k)
+  for (int k = 0; k < kOpKindCount; ++k)
     if (op_kind_name(OpKind(k)) == s) return OpKind(k);
   throw std::invalid_argument(fmt::format("{}: field 'kind': '{}' is not an op kind", where, s));
 }
@@ -133,6 +136,10 @@ Plan plan_from_json(const json& j, const std::string& where) {
   p.slot_bytes = field<int64_t>(j, "slot_bytes", where, "an integer");
   p.wire_block_bytes = field<int64_t>(j, "wire_block_bytes", where, "an integer");
   p.compute_block_bytes = field<int64_t>(j, "compute_block_bytes", where, "an integer");
+  // Plans written before --wire-codec existed stage nothing.
+  p.staging_bytes = count_field<int64_t>(j, "staging_bytes", where);
+  p.codec_scratch_bytes = count_field<int64_t>(j, "codec_scratch_bytes", where);
+  p.coded_upload_bytes = count_field<int64_t>(j, "coded_upload_bytes", where);
   const json memory = field<json>(j, "memory", where, "an object");
   p.memory.gpu = terms_from_json(field<json>(memory, "gpu", where + ": memory", "an array"), where + ": memory.gpu");
   p.memory.host = terms_from_json(field<json>(memory, "host", where + ": memory", "an array"), where + ": memory.host");

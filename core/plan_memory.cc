@@ -90,7 +90,8 @@ std::string MemoryPrediction::describe_gpu() const {
 }
 
 MemoryPrediction predict_memory(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq,
-                                int slot_count, int64_t slot_bytes, const MemoryModel& model, const AllocLive& alloc) {
+                                int slot_count, int64_t slot_bytes, const MemoryModel& model, const AllocLive& alloc,
+                                int64_t staging_bytes, int64_t codec_scratch_bytes) {
   MemoryPrediction m;
   const int64_t elt = dtype_bytes(policy.dtype);
   const int64_t tokens = batch * seq;
@@ -114,6 +115,13 @@ MemoryPrediction predict_memory(const ModelShape& shape, const Policy& policy, i
                      fmt::format("{} slots of {} B (wire buffer, plus a compute buffer when the formats differ)",
                                  slot_count, slot_bytes)});
   }
+  if (staging_bytes > 0 || codec_scratch_bytes > 0)
+    m.gpu.push_back({"codec_staging", (per_upload ? 0 : int64_t(slot_count) * staging_bytes) + codec_scratch_bytes,
+                     per_upload ? fmt::format("the GPU encoder's scratch ({} B); each per-upload buffer holds its "
+                                              "blob's staging buffer ({} B)", codec_scratch_bytes, staging_bytes)
+                                : fmt::format("{} staging buffers of {} B (a block's largest blob: the upload lands "
+                                              "there, the copy back leaves from there) and the GPU encoder's scratch "
+                                              "({} B)", slot_count, staging_bytes, codec_scratch_bytes)});
   m.gpu.push_back({"hidden_states", 2 * tokens * shape.hidden * elt,
                    "the + and - passes' hidden states [B,T,H], both kept as the passes advance together"});
   m.gpu.push_back({"workspace", model.workspace_bytes,
@@ -154,6 +162,9 @@ MemoryPrediction predict_memory(const ModelShape& shape, const Policy& policy, i
                     "offloaded blocks' master copies, master format"});
   m.host.push_back({"host_wire_mirror", policy.wire != policy.master ? offloaded * wire_bytes(shape, policy.wire) : 0,
                     "pinned wire-format copies of the offloaded blocks when wire and master differ"});
+  m.host.push_back({"host_codec_blobs", staging_bytes > 0 ? offloaded * staging_bytes : 0,
+                    "--wire-codec lossless: each offloaded block's blob (pinned, its largest size: the copy back "
+                    "brings the staging buffer home whole)"});
   return m;
 }
 

@@ -71,11 +71,14 @@ struct MemoryPrediction {
 };
 
 // Terms: resident_group, resident_blocks, slots, hidden_states, workspace (always; slots per_upload with --slots
-// alloc), layer_workspace (forward), logits (head), wire_decode (decode, --wire fp8 only) on the GPU; host_master,
-// host_wire_mirror on the host.
+// alloc), codec_staging (always, --wire-codec lossless with --slots reuse; with alloc the staging buffers are part
+// of each per-upload buffer), layer_workspace (forward), logits (head), wire_decode (decode, --wire fp8 only) on the
+// GPU; host_master, host_wire_mirror, host_codec_blobs on the host. `staging_bytes` and `codec_scratch_bytes` are the
+// plan's (core/plan.h).
 MemoryPrediction predict_memory(const ModelShape& shape, const Policy& policy, int64_t batch, int64_t seq,
                                 int slot_count, int64_t slot_bytes, const MemoryModel& model,
-                                const AllocLive& alloc = {});
+                                const AllocLive& alloc = {}, int64_t staging_bytes = 0,
+                                int64_t codec_scratch_bytes = 0);
 
 std::string format_bytes(int64_t bytes);  // "1.23 GB" (decimal units)
 

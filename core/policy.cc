@@ -96,6 +96,19 @@ void Policy::validate() const {
         "--writeback {}: with --wire {} below --master {} nothing is copied back (the host updates its master every "
         "step), so --writeback must be 1",
         writeback, dtype_name(wire), dtype_name(master)));
+  if (wire_codec == WireCodec::lossless) {
+    if (wire != DType::bf16 && wire != DType::f16)
+      throw std::invalid_argument(fmt::format(
+          "--wire-codec lossless codes 16-bit floats: --wire {} is not bf16 or fp16 (expected --wire bf16 or fp16, "
+          "or --wire-codec raw)",
+          dtype_name(wire)));
+    if (!gpu_writes_back())
+      throw std::invalid_argument(fmt::format(
+          "--wire-codec lossless needs the wire at least as precise as the master (got --wire {} below --master {}): "
+          "the host would re-encode its wire copy after every host update, which the codec does not do (expected "
+          "--wire-codec raw)",
+          dtype_name(wire), dtype_name(master)));
+  }
   // The next step's uploads must run beside this step's tail on a queue of their own, into slots that outlive the
   // step, from a host copy that is final once this step's copy back is done.
   if (prefetch_next && !overlap)

@@ -42,6 +42,10 @@ struct PolicyOptions {
 //   fused_kernels  the rotary families' blocks on CUDA run engine/rotary_fused.cc (fused elementwise kernels, joint
 //                  GEMMs): the HF path's arithmetic within rounding, not bitwise. No effect on the CPU or for OPT; the
 //                  simulator's forward times come from a profile calibrated with it on.
+//   wire_codec     lossless: the host holds each offloaded block entropy-coded (core/wire_codec.h), the upload
+//                  carries the coded bytes, the GPU decodes them into the slot (dec/Lxx) and encodes the slot again
+//                  before the copy back (enc/Lxx). Needs a 16-bit wire (bf16 or fp16) that the GPU writes back;
+//                  without offloaded blocks it changes nothing.
 struct Policy {
 #define ZO2_X(name, Kind, option, value, flag, help, legacy, search, tried) Kind::Value name = value;
   ZO2_POLICY_KNOBS(ZO2_X)

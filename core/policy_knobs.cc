@@ -10,6 +10,7 @@
 namespace zo2 {
 
 std::string_view slot_mode_name(SlotMode m) { return m == SlotMode::reuse ? "reuse" : "alloc"; }
+std::string_view wire_codec_name(WireCodec c) { return c == WireCodec::raw ? "raw" : "lossless"; }
 
 namespace knob {
 
@@ -22,6 +23,12 @@ SlotMode Slots::parse(const Option& s, const Context&, std::string_view flag) {
   if (s == "reuse") return SlotMode::reuse;
   if (s == "alloc") return SlotMode::alloc;
   throw std::invalid_argument(fmt::format("{}: '{}' is not a slot mode (expected reuse or alloc)", flag, s));
+}
+
+WireCodec Codec::parse(const Option& s, const Context&, std::string_view flag) {
+  if (s == "raw") return WireCodec::raw;
+  if (s == "lossless") return WireCodec::lossless;
+  throw std::invalid_argument(fmt::format("{}: '{}' is not a wire codec (expected raw or lossless)", flag, s));
 }
 
 bool Switch::parse(const Option& s, const Context&, std::string_view flag) {

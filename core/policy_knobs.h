@@ -14,6 +14,9 @@ namespace zo2 {
 
 enum class SlotMode : uint8_t { reuse, alloc };
 std::string_view slot_mode_name(SlotMode m);
+// How a block crosses the link: as it is, or through the lossless wire codec (core/wire_codec.h).
+enum class WireCodec : uint8_t { raw, lossless };
+std::string_view wire_codec_name(WireCodec c);
 
 struct Policy;
 
@@ -59,6 +62,14 @@ struct Slots {  // reuse or alloc
   static constexpr bool integer = false, show_default = true;
   static Value parse(const Option& o, const Context& c, std::string_view flag);
   static std::string text(const Value& v) { return std::string(slot_mode_name(v)); }
+};
+struct Codec {  // raw or lossless
+  using Option = std::string;
+  using Value = WireCodec;
+  static constexpr const char* kind = "choice";
+  static constexpr bool integer = false, show_default = true;
+  static Value parse(const Option& o, const Context& c, std::string_view flag);
+  static std::string text(const Value& v) { return std::string(wire_codec_name(v)); }
 };
 struct Switch {  // on or off (true/false/1/0, and a JSON boolean)
   using Option = std::string;
@@ -137,6 +148,10 @@ struct Bytes {  // "40GB", "40GiB", "512MB", "1024", "0" (a JSON integer too)
     "on: the rotary families' (LLaMA, Qwen3, Mistral) blocks run fused CUDA kernels and one GEMM for q|k|v and for " \
     "gate|up; off: transformers' ops one for one (on the CPU and for OPT it changes nothing)", "off",              \
     knob::Search::grid, ("on"))                                                                                     \
+  X(wire_codec, knob::Codec, "raw", WireCodec::raw, "--wire-codec",                                                 \
+    "raw: offloaded blocks cross the link as they are; lossless: bf16/fp16 exponents entropy-coded on the host "    \
+    "side and decoded on the GPU (bitwise the raw run)",                                                            \
+    "raw", knob::Search::grid, ("raw"))                                                                             \
   X(gpu_mem_budget, knob::Bytes, "0", 0, "--gpu-mem-budget",                                                        \
     "refuse a plan whose predicted GPU memory exceeds this (bytes, or 40GB, 40GiB; 0 = none)", "",                  \
     knob::Search::budget, ())

@@ -185,6 +185,8 @@ int64_t wire_codec_max_bytes(int64_t n) {
   return wire_codec_stream_offset(n) + stream + 16;
 }
 
+int64_t wire_codec_encode_scratch_bytes(int64_t n) { return 8 * wire_codec_tiles(n) + 16; }
+
 WireCodecTable wire_codec_table(DType dt, const uint16_t* data, int64_t n) {
   check_dtype(dt);
   std::array<uint64_t, kWireSymbols> counts{};

@@ -104,6 +104,7 @@ int64_t wire_codec_chunk_bits_offset(int64_t n);
 int64_t wire_codec_raw_offset(int64_t n);
 int64_t wire_codec_stream_offset(int64_t n);  // bytes before the stream: header, table, offsets, raw plane
 int64_t wire_codec_max_bytes(int64_t n);      // the largest blob any n elements encode to, with any table
+int64_t wire_codec_encode_scratch_bytes(int64_t n);  // the GPU encoder's scratch for n elements (one size per tile)
 
 // Encodes n words into `out` (capacity `capacity`, at least wire_codec_max_bytes(n)); returns the blob's size.
 // threads: 0 = the hardware's. The bytes do not depend on the thread count.

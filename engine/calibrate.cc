@@ -21,6 +21,7 @@
 #include "core/median.h"
 #include "core/results_csv.h"
 #include "core/slab_layout.h"
+#include "core/wire_codec.h"
 #include "core/zo_math.h"
 #include "engine/cuda_check.h"
 #include "engine/cuda_glue.h"
@@ -28,6 +29,7 @@
 #include "engine/model_forward.h"
 #include "engine/param_slab.h"
 #include "engine/step_state.h"
+#include "engine/wire_codec_cuda.h"
 
 namespace zo2 {
 
@@ -181,6 +183,37 @@ double measure_caching_alloc(int64_t bytes, bool zero, int warmup, int repeats) 
     b.record_stream(h2d);
     b.record_stream(d2h);
   });
+}
+
+CodecRates measure_codec_rates(int64_t bytes, int warmup, int repeats) {
+  c10::cuda::CUDAStream s = c10::cuda::getStreamFromPool();
+  c10::cuda::CUDAStreamGuard guard(s);
+  const int64_t n = bytes / 2;
+  const auto on_gpu = at::TensorOptions().device(at::kCUDA);
+  at::Tensor block = at::empty({n}, on_gpu.dtype(at::kBFloat16));
+  block.normal_(0.0, 0.02);
+  const at::Tensor host = block.cpu();
+  const auto* words = static_cast<const uint16_t*>(host.data_ptr());
+  const WireCodecTable table = wire_codec_table(DType::bf16, words, n);
+  at::Tensor blob = at::empty({wire_codec_max_bytes(n)}, at::TensorOptions().dtype(at::kByte));
+  wire_codec_encode(table, words, n, blob.data_ptr<uint8_t>(), blob.numel());
+  at::Tensor dev_blob = blob.to(at::kCUDA);
+  at::Tensor out = at::empty_like(block);
+  at::Tensor scratch = at::empty({wire_codec_cuda_scratch_bytes(n)}, on_gpu.dtype(at::kByte));
+  auto* out_words = static_cast<uint16_t*>(out.data_ptr());
+  auto* block_words = static_cast<uint16_t*>(block.data_ptr());
+  CodecRates r;
+  const double decode = gpu_seconds(s.stream(), warmup, repeats, 1, [&] {
+    wire_codec_decode_cuda(dev_blob.data_ptr(), DType::bf16, n, out_words, s.stream());
+  });
+  if (!at::equal(out, block)) throw std::runtime_error("zo2 calibrate: the GPU wire codec did not decode its block bitwise");
+  const double encode = gpu_seconds(s.stream(), warmup, repeats, 1, [&] {
+    wire_codec_encode_cuda(dev_blob.data_ptr(), DType::bf16, block_words, n, dev_blob.data_ptr(), scratch.data_ptr(),
+                           s.stream());
+  });
+  r.decode_bytes_per_second = double(2 * n) / decode;
+  r.encode_bytes_per_second = double(2 * n) / encode;
+  return r;
 }
 
 double measure_gemm_rate(DType dtype, int64_t n, int warmup, int repeats) {
@@ -373,6 +406,7 @@ void check_options(const CalibrateOptions& o) {
   if (o.gemm_size < 1) throw std::invalid_argument("--gemm-size: expected an integer >= 1");
   if (o.device_copy_bytes < 1) throw std::invalid_argument("--device-copy-bytes: expected >= 1 byte");
   if (o.host_update_elements < 1) throw std::invalid_argument("--host-update-elements: expected >= 1");
+  if (o.codec_bytes < 2) throw std::invalid_argument("calibrate: codec_bytes: expected >= 2 bytes (one bf16 word)");
   if (!(o.resident_seconds >= 0))
     throw std::invalid_argument(fmt::format("--resident-seconds: expected a number >= 0 (0 skips the resident block "
                                             "loop), got {}", o.resident_seconds));
@@ -459,6 +493,13 @@ CalibrationMeasurements measure_hardware(const CalibrateOptions& o) {
   m.host_update_elements_per_second = measure_host_update_rate(o.host_update_elements, o.warmup, o.repeats);
   log(v, fmt::format("host update: {:.3f} G elements/s ({} threads)", m.host_update_elements_per_second / 1e9,
                      m.host_threads));
+
+  m.codec_block_bytes = o.codec_bytes;
+  const CodecRates codec = measure_codec_rates(o.codec_bytes, o.warmup, o.repeats);
+  m.codec_decode_bytes_per_second = codec.decode_bytes_per_second;
+  m.codec_encode_bytes_per_second = codec.encode_bytes_per_second;
+  log(v, fmt::format("wire codec (bf16, {:.0f} MiB): decode {}, encode {} of raw bytes", double(o.codec_bytes) / 1048576,
+                     gbps(m.codec_decode_bytes_per_second), gbps(m.codec_encode_bytes_per_second)));
 
   for (const auto& [name, shape] : shapes) {
     const BlockTimes b = measure_block(shape, o.dtype, o.batch, o.seq, /*zo=*/true, o.warmup, o.repeats);

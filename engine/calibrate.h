@@ -26,6 +26,7 @@ struct CalibrateOptions {
   int64_t gemm_size = 8192;
   int64_t device_copy_bytes = int64_t(1) << 30;
   int64_t host_update_elements = int64_t(1) << 26;
+  int64_t codec_bytes = int64_t(1) << 27;   // the bf16 block the GPU wire codec is timed on
   std::string alloc_field = "engine";       // what malloc_free_seconds holds: "engine" or "cudamalloc"
   double resident_seconds = 2.0;            // timed part of the resident block loop per model (0: not measured)
   bool verbose = true;                      // one progress line per measurement on stderr
@@ -44,6 +45,12 @@ double measure_device_copy_rate(int64_t bytes, int warmup, int repeats);       /
 double measure_launch_overhead(int warmup, int repeats);                       // s per tiny kernel
 double measure_host_sync(int warmup, int repeats);                             // s per loss read
 double measure_host_update_rate(int64_t elements, int warmup, int repeats);    // elements/s, CPU fused pass
+struct CodecRates {
+  double decode_bytes_per_second = 0, encode_bytes_per_second = 0;  // raw bytes of the block per second
+};
+// The GPU wire codec (engine/wire_codec_cuda.h) on `bytes` of bf16 N(0, 0.02) weights coded with their own table:
+// decode into a block, encode over the blob it read; the decode is checked bitwise against the block.
+CodecRates measure_codec_rates(int64_t bytes, int warmup, int repeats);
 struct BlockTimes {
   double forward_seconds = 0, zo_update_seconds = 0, zo_perturb_seconds = 0;
   double zo_fold_seconds = 0;  // the folded restore (--fold-update): +eps z, then this step's update with that z

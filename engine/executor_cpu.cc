@@ -1,5 +1,5 @@
 // The CPU reference executor: queues as threads, dependencies as completion flags, seeded random interleavings and
-// slot poisoning. Each run() finishes every op of its plan, so a continued plan's prev_deps have finished already.
+// slot (and staging buffer) poisoning. Each run() finishes every op of its plan, so a continued plan's prev_deps have finished already.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
@@ -58,9 +58,15 @@ class CpuExecutor final : public Executor {
             started_.push_back(int(i));
           }
           try {
-            if (ops[i].kind == OpKind::free) poison(st.buffer_for(ops[i]));
+            if (ops[i].kind == OpKind::free) {
+              poison(st.buffer_for(ops[i]));
+              if (st.host_blobs) poison_bytes(st.staging_for(ops[i]));
+            }
             run_op(ops[i], st);
-            if (releases[i] && ops[i].kind != OpKind::free) poison(st.slots.at(size_t(ops[i].slot)));
+            if (releases[i] && ops[i].kind != OpKind::free) {
+              poison(st.slots.at(size_t(ops[i].slot)));
+              if (!st.slot_staging.empty()) poison_bytes(st.slot_staging.at(size_t(ops[i].slot)));
+            }
           } catch (...) {
             std::lock_guard<std::mutex> lock(mu_);
             if (!failure_) failure_ = std::current_exception();
@@ -93,6 +99,8 @@ class CpuExecutor final : public Executor {
   }
 
   static void poison(at::Tensor& buffer) { buffer.fill_(std::numeric_limits<double>::quiet_NaN()); }
+  // A staging buffer (--wire-codec lossless): bytes that are no blob, so a decode or copy back of it fails or differs.
+  static void poison_bytes(at::Tensor& buffer) { buffer.fill_(0xA5); }
 
   CpuExecutorOptions options_;
   std::mutex mu_;

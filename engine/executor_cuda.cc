@@ -7,6 +7,7 @@
 #include <array>
 #include <condition_variable>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -107,6 +108,7 @@ class CudaExecutor final : public Executor {
   ~CudaExecutor() override {
     for (cudaEvent_t e : events_) cudaEventDestroy(e);
     for (cudaEvent_t e : previous_events_) cudaEventDestroy(e);
+    for (auto& [layer, e] : blob_written_) cudaEventDestroy(e);
   }
 
   void run(StepState& st) override {
@@ -152,15 +154,32 @@ class CudaExecutor final : public Executor {
         if (stream_for(ops[size_t(d)].queue) != stream) CUDA_CHECK(cudaStreamWaitEvent(stream.stream(), events_[size_t(d)], 0));
       for (int d : op.prev_deps) CUDA_CHECK(cudaStreamWaitEvent(stream.stream(), previous_events_[size_t(d)], 0));
       started_.push_back(int(i));
+      // --wire-codec lossless: the upload reads its blob's size on the host, so the blob's latest copy back (this
+      // step's or an earlier one's) must have landed. The upload waits for that copy back on the GPU anyway; the
+      // host waits only when it enqueues faster than the copy back runs.
+      if (op.kind == OpKind::upload && st.host_blobs) {
+        auto written = blob_written_.find(op.layer);
+        if (written != blob_written_.end()) CUDA_CHECK(cudaEventSynchronize(written->second));
+      }
       {
         NvtxRange range(op.name.c_str());
         run_op(op, st);
+      }
+      if (op.kind == OpKind::download && st.host_blobs) {
+        cudaEvent_t& e = blob_written_[op.layer];
+        if (!e) CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+        CUDA_CHECK(cudaEventRecord(e, stream.stream()));
       }
       if (op.kind == OpKind::alloc) {
         // The buffer is used on the copy streams too: keep the allocator from reusing it before they are done.
         at::Tensor& buffer = st.buffer_for(op);
         buffer.record_stream(h2d_);
         buffer.record_stream(d2h_);
+        if (st.host_blobs) {  // and its staging buffer, which the upload fills and the copy back reads
+          at::Tensor& staging = st.staging_for(op);
+          staging.record_stream(h2d_);
+          staging.record_stream(d2h_);
+        }
       }
       CUDA_CHECK(cudaEventRecord(events_[i], stream.stream()));
       recorded_[i] = true;
@@ -193,6 +212,7 @@ class CudaExecutor final : public Executor {
   std::vector<cudaEvent_t> events_, previous_events_;  // this step's and the last step's, per op
   std::vector<bool> recorded_, previous_recorded_;     // whether the op recorded its event (host_update ops do not)
   std::vector<cudaEvent_t> tails_;
+  std::map<int64_t, cudaEvent_t> blob_written_;  // layer -> its blob's latest copy back (--wire-codec lossless)
 };
 
 }  // namespace

@@ -6,8 +6,10 @@
 
 #include "core/fault_points.h"
 #include "core/philox.h"
+#include "core/wire_codec.h"
 #include "engine/cuda_glue.h"
 #include "engine/model_forward.h"
+#include "engine/wire_codec_cuda.h"
 #include "engine/wire_format.h"
 #include "engine/step_state.h"
 #include "engine/zo_kernels.h"
@@ -26,6 +28,15 @@ at::Tensor& StepState::buffer_for(const Op& op) {
   auto it = allocated.find(op.layer);
   if (it == allocated.end())
     throw std::logic_error(fmt::format("op {}: block {} has no device buffer (alloc missing)", op.name, op.layer));
+  return it->second;
+}
+
+at::Tensor& StepState::staging_for(const Op& op) {
+  if (op.slot >= 0) return slot_staging.at(size_t(op.slot));
+  std::lock_guard<std::mutex> lock(buffers_mu);
+  auto it = allocated_staging.find(op.layer);
+  if (it == allocated_staging.end())
+    throw std::logic_error(fmt::format("op {}: block {} has no staging buffer (alloc missing)", op.name, op.layer));
   return it->second;
 }
 
@@ -68,6 +79,38 @@ void replay(const Op& op, StepState& st) {
   }
 }
 
+// --wire-codec lossless: the blob's size as its header states it, checked against the buffer it sits in.
+int64_t blob_bytes(const at::Tensor& blob) {
+  return int64_t(wire_codec_header(blob.data_ptr<uint8_t>(), blob.numel()).encoded_bytes);
+}
+
+uint16_t* words(const at::Tensor& t) { return static_cast<uint16_t*>(t.data_ptr()); }
+
+void decode_block(const Op& op, StepState& st) {
+  const at::Tensor& staging = st.staging_for(op);
+  at::Tensor& slot = st.buffer_for(op);
+  const DType dt = st.model->dtype;
+  const int64_t n = st.model->blocks[size_t(op.layer)].layout.elements;
+  if (slot.is_cuda()) wire_codec_decode_cuda(staging.data_ptr(), dt, n, words(slot), current_cuda_stream());
+  else wire_codec_decode(staging.data_ptr<uint8_t>(), staging.numel(), words(slot), n);
+}
+
+// The GPU encoder reads the table from the blob it overwrites; the CPU's is read from there too, so both code the
+// block with the table its upload brought.
+void encode_block(const Op& op, StepState& st) {
+  at::Tensor& staging = st.staging_for(op);
+  const at::Tensor& slot = st.block(op.layer).flat;
+  const DType dt = st.model->dtype;
+  const int64_t n = slot.numel();
+  if (slot.is_cuda()) {
+    wire_codec_encode_cuda(staging.data_ptr(), dt, words(slot), n, staging.data_ptr(), st.codec_scratch.data_ptr(),
+                           current_cuda_stream());
+    return;
+  }
+  const WireCodecTable table = wire_codec_table_of(staging.data_ptr<uint8_t>(), staging.numel());
+  wire_codec_encode(table, words(slot), n, staging.data_ptr<uint8_t>(), staging.numel());
+}
+
 }  // namespace
 
 void run_op(const Op& op, StepState& st) {
@@ -83,9 +126,13 @@ void run_op(const Op& op, StepState& st) {
         wire.first = allocate_aligned(w.slab.flat.numel(), m.wire_dtype, m.device, false, false);
         if (w.scales.defined()) wire.second = at::empty_like(w.scales, w.scales.options().device(m.device).pinned_memory(false));
       }
+      at::Tensor staging;
+      if (st.host_blobs)
+        staging = at::empty({(*st.host_blobs)[size_t(op.layer)].numel()}, at::TensorOptions().dtype(at::kByte).device(m.device));
       std::lock_guard<std::mutex> lock(st.buffers_mu);
       st.allocated[op.layer] = buffer;
       if (wire.first.defined()) st.allocated_wire[op.layer] = wire;
+      if (staging.defined()) st.allocated_staging[op.layer] = staging;
       return;
     }
     case OpKind::free: {
@@ -93,6 +140,7 @@ void run_op(const Op& op, StepState& st) {
       st.resident_views.erase(op.layer);
       st.allocated.erase(op.layer);
       st.allocated_wire.erase(op.layer);
+      st.allocated_staging.erase(op.layer);
       return;
     }
     case OpKind::upload: {
@@ -101,7 +149,12 @@ void run_op(const Op& op, StepState& st) {
       SlabLayout layout = master.layout;
       layout.dtype = m.dtype;
       at::Tensor compute = buffer.narrow(0, 0, layout.elements);
-      if (!m.has_wire_copies()) {
+      if (st.host_blobs) {
+        // The blob's own bytes travel; dec/Lxx makes the block of them in the slot.
+        const at::Tensor& blob = (*st.host_blobs)[size_t(op.layer)];
+        const int64_t bytes = blob_bytes(blob);
+        st.staging_for(op).narrow(0, 0, bytes).copy_(blob.narrow(0, 0, bytes), /*non_blocking=*/true);
+      } else if (!m.has_wire_copies()) {
         compute.copy_(master.flat, /*non_blocking=*/true);
       } else {
         // The wire copy travels; below the compute format it lands beside the compute buffer and is decoded.
@@ -128,10 +181,16 @@ void run_op(const Op& op, StepState& st) {
       return;
     }
     case OpKind::download: {
+      if (st.host_blobs) {  // the staging buffer whole: the blob's size is known on the GPU only
+        (*st.host_blobs)[size_t(op.layer)].copy_(st.staging_for(op), /*non_blocking=*/true);
+        return;
+      }
       ParamSlab& host = m.blocks[size_t(op.layer)];
       host.flat.copy_(st.block(op.layer).flat, /*non_blocking=*/true);
       return;
     }
+    case OpKind::decode: return decode_block(op, st);
+    case OpKind::encode: return encode_block(op, st);
     case OpKind::replay: return replay(op, st);
     case OpKind::zo_update: return zo_pass(target(op, st), coeffs(st, st.pending, st.seed, +eps));
     case OpKind::zo_perturb: return zo_pass(target(op, st), coeffs(st, {}, st.seed, +eps));

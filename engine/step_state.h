@@ -36,7 +36,16 @@ struct StepState {
   std::vector<at::Tensor> slot_wire, slot_scales;
   std::map<int64_t, std::pair<at::Tensor, at::Tensor>> allocated_wire;  // layer -> (wire buffer, scales)
   std::map<int64_t, ParamSlab> resident_views;  // layer -> views over the buffer that holds it on the device
-  std::mutex buffers_mu;  // guards the two maps: the CPU executor's queues insert and look up concurrently
+  std::mutex buffers_mu;  // guards the maps: the CPU executor's queues insert and look up concurrently
+
+  // --wire-codec lossless (null host_blobs: raw copies). host_blobs[layer]: the offloaded block as a blob in host
+  // memory (pinned on GPU runs; wire_codec_max_bytes capacity, the blob's size in its header). Uploads copy a blob
+  // into its slot's staging buffer, dec/Lxx decodes it into the slot, enc/Lxx encodes the slot back into the staging
+  // buffer with the table the upload brought, and the copy back takes the staging buffer home whole.
+  std::vector<at::Tensor>* host_blobs = nullptr;
+  std::vector<at::Tensor> slot_staging;                // per slot (--slots reuse), device bytes
+  std::map<int64_t, at::Tensor> allocated_staging;     // layer -> staging buffer (--slots alloc)
+  at::Tensor codec_scratch;                            // the GPU encoder's scratch (CUDA only)
 
   // Activations and outputs.
   at::Tensor h_plus, h_minus, loss_plus, loss_minus;
@@ -45,6 +54,8 @@ struct StepState {
 
   // The device buffer an op's block lives in while it is uploaded (slot or allocation).
   at::Tensor& buffer_for(const Op& op);
+  // The staging buffer of the op's slot or allocation (--wire-codec lossless).
+  at::Tensor& staging_for(const Op& op);
   // The weights of block `layer` on the device: its slot's views when offloaded, else the model's slab.
   ParamSlab& block(int64_t layer);
 };

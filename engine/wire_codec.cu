@@ -246,7 +246,7 @@ void wire_codec_decode_cuda(const void* blob, DType dtype, int64_t n, uint16_t* 
   CUDA_CHECK(cudaGetLastError());
 }
 
-int64_t wire_codec_cuda_scratch_bytes(int64_t n) { return 8 * wire_codec_tiles(n) + 16; }
+int64_t wire_codec_cuda_scratch_bytes(int64_t n) { return wire_codec_encode_scratch_bytes(n); }
 
 void wire_codec_encode_cuda(const void* table_blob, DType dtype, const uint16_t* src, int64_t n, void* out,
                             void* scratch, void* stream) {

@@ -50,6 +50,8 @@ ZoEngine::ZoEngine(OptModel& model, Policy policy, ZoHyper hyper, int64_t batch,
       if (w.scales.defined()) slot_scales_.push_back(at::empty({w.scales.numel()}, w.scales.options().device(model_.device).pinned_memory(false)));
     }
   }
+  codec_ = policy_.wire_codec == WireCodec::lossless && policy_.offloaded_count() > 0;
+  if (codec_) allocate_codec_buffers();
 }
 
 StepResult ZoEngine::step(const at::Tensor& input_ids, const at::Tensor& loss_mask) {
@@ -59,10 +61,16 @@ StepResult ZoEngine::step(const at::Tensor& input_ids, const at::Tensor& loss_ma
     Plan next = build_plan(model_.shape, policy_, batch_, seq_, step_, MemoryModel{}, carried_.empty() ? nullptr : &plan_);
     plan_ = std::move(next);
   }
+  if (codec_ && !blobs_fresh_) encode_host_blobs();  // the first step, or the first after a flush
   StepState st;
   st.model = &model_;
   st.plan = &plan_;
   st.host_threads = policy_.host_threads;
+  if (codec_) {
+    st.host_blobs = &host_blobs_;
+    st.slot_staging = slot_staging_;
+    st.codec_scratch = codec_scratch_;
+  }
   st.hyper = hyper_;
   st.step = step_;
   st.seed = rng::step_seed(hyper_.seed, uint64_t(step_));
@@ -138,6 +146,10 @@ void ZoEngine::flush() {
       if (pending_.active && !policy_.folds(l)) zo_pass(model_.blocks[size_t(l)], apply_pending);
       continue;
     }
+    if (codec_) {
+      flush_coded_block(l, st, apply_pending);
+      continue;
+    }
     if (model_.has_wire_copies()) {  // the host master is the authority: update it where it lives
       Op host_update;
       host_update.kind = OpKind::host_update;
@@ -169,6 +181,7 @@ void ZoEngine::flush() {
     st.resident_views.erase(l);
   }
   cuda_synchronize();  // the flush ran on the current stream; no-op without a GPU
+  blobs_fresh_ = false;  // the slabs hold the blocks now; the next step encodes them again
   pending_ = PendingUpdate{};
   replay_floor_ = step_;  // every block now holds all updates up to step_-1
 }

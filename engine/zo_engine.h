@@ -9,6 +9,8 @@
 
 #include "core/plan.h"
 #include "core/policy.h"
+#include "core/wire_codec.h"
+#include "core/zo_math.h"
 #include "engine/executor.h"
 #include "engine/opt_model.h"
 #include "engine/zo_hyper.h"
@@ -52,6 +54,19 @@ class ZoEngine {
   std::unique_ptr<Executor> executor_;
   Plan plan_;
   std::vector<at::Tensor> slots_, slot_wire_, slot_scales_;
+  // --wire-codec lossless with offloaded blocks (engine/zo_engine_codec.cc): each offloaded block's blob in host
+  // memory and its table (built on the block's first encoding, kept for later host encodings), a staging buffer per
+  // slot and the GPU encoder's scratch. The blobs hold the blocks between flushes; a flush writes the blocks' slabs
+  // (what checkpoints and forwards read) and the next step encodes the slabs again, so a slab written while no step
+  // runs is what the next step trains.
+  bool codec_ = false, blobs_fresh_ = false;
+  std::vector<at::Tensor> host_blobs_, slot_staging_;
+  std::vector<WireCodecTable> tables_;
+  at::Tensor codec_scratch_;
+  void allocate_codec_buffers();
+  void encode_host_blobs();
+  // Brings offloaded block `layer` from its blob to the trained state in its slab (st: the flush's state).
+  void flush_coded_block(int64_t layer, StepState& st, const ZoPassCoeffs& apply_pending);
   std::map<int64_t, ParamSlab> carried_;  // layer -> its slot's views: blocks the last step uploaded for the next
   std::vector<PendingUpdate> history_;  // history_[j]: step j's seed and projected gradient
   PendingUpdate pending_;

@@ -126,6 +126,19 @@ HardwareProfile profile_from_calibration(const CalibrationMeasurements& m) {
     p.host_update_threads = m.host_threads;
     src["host_update_threads"] = "the distinct threads the CPU fused pass ran on (cpu_pass_threads); " + by;
   }
+  if (m.codec_decode_bytes_per_second > 0) {
+    p.codec_decode_bytes_per_second = m.codec_decode_bytes_per_second;
+    src["codec_decode_bytes_per_second"] = fmt::format(
+        "wire_codec_decode_cuda on a {}-byte bf16 block of N(0, 0.02) weights, raw bytes / time (CUDA events); {}",
+        m.codec_block_bytes, by);
+  }
+  if (m.codec_encode_bytes_per_second > 0) {
+    p.codec_encode_bytes_per_second = m.codec_encode_bytes_per_second;
+    src["codec_encode_bytes_per_second"] = fmt::format(
+        "wire_codec_encode_cuda of a {}-byte bf16 block of N(0, 0.02) weights with its own table, raw bytes / time "
+        "(CUDA events); {}",
+        m.codec_block_bytes, by);
+  }
   for (size_t i = 0; i < m.blocks.size(); ++i) {
     const auto& b = m.blocks[i];
     // The loader refuses a folded loop without the fold's own time (its single-shot sum needs it): refuse it here,
@@ -197,6 +210,7 @@ HardwareProfile profile_from_calibration(const CalibrationMeasurements& m) {
   json rec;
   rec["commit"] = m.commit;
   rec["alloc_field"] = m.alloc_field;
+  if (m.codec_block_bytes > 0) rec["codec_block_bytes"] = m.codec_block_bytes;
   auto pts = [](const SizePoints& v) {
     json a = json::array();
     for (const auto& [x, y] : v) a.push_back({x, y});

@@ -30,6 +30,15 @@ CostModel::CostModel(const HardwareProfile& profile, const Plan& plan) : p_(prof
           n, profile.name));
     host_share_ = std::min(double(n), profile.host_update_threads) / profile.host_update_threads;
   }
+  // --wire-codec lossless with offloaded blocks: dec/Lxx and enc/Lxx run at the GPU codec's measured rates.
+  if (plan.staging_bytes > 0)
+    for (const auto& [field, rate] : {std::pair{"codec_decode_bytes_per_second", profile.codec_decode_bytes_per_second},
+                                      std::pair{"codec_encode_bytes_per_second", profile.codec_encode_bytes_per_second}})
+      if (!(rate > 0))
+        throw std::invalid_argument(fmt::format(
+            "--wire-codec lossless: profile '{}' has no {} (the GPU codec's rate, which prices the plan's dec/Lxx and "
+            "enc/Lxx ops; zo2 calibrate measures it)",
+            profile.name, field));
 }
 
 double CostModel::roofline(const Op& op) const {
@@ -85,6 +94,10 @@ double CostModel::unscaled_seconds(const Op& op) const {
     case OpKind::free: return 0;
     case OpKind::host_update: return double(op.elements) / (p_.host_update_elements_per_second * host_share_);
     case OpKind::loss: return p_.host_sync_seconds;
+    case OpKind::decode:
+      return double(op.mem_bytes) / p_.codec_decode_bytes_per_second + op.kernels * p_.launch_overhead_seconds;
+    case OpKind::encode:
+      return double(op.mem_bytes) / p_.codec_encode_bytes_per_second + op.kernels * p_.launch_overhead_seconds;
   }
   return 0;
 }

@@ -22,6 +22,10 @@
 //   host_update        elements / (host update rate x min(--host-threads, T) / T), T the threads the rate was
 //                      measured on (profile host_update_threads; --host-threads 0: all of them, the rate itself).
 //   loss               host sync latency (after the compute stream's last op, as the CUDA executor reads it).
+//   decode, encode     --wire-codec lossless: the block's raw bytes / the profile's codec_decode_bytes_per_second or
+//                      codec_encode_bytes_per_second, plus the launches; a plan that codes offloaded blocks on a
+//                      profile without both rates is refused. The copies carry the plan's link bytes: the expected
+//                      coded size up (core/plan.h wire_codec_expected_ratio), the whole staging buffer back.
 #pragma once
 #include "core/plan.h"
 #include "simulator/profile.h"

@@ -229,6 +229,9 @@ HardwareProfile parse_profile(const nlohmann::json& j, const std::string& where)
       throw std::invalid_argument(fmt::format("{}: field 'host_update_threads.value': expected a whole number of "
                                               "threads, got {}", where, p.host_update_threads));
   }
+  for (auto [field, value] : {std::pair{"codec_decode_bytes_per_second", &p.codec_decode_bytes_per_second},
+                              std::pair{"codec_encode_bytes_per_second", &p.codec_encode_bytes_per_second}})
+    if (r.find(field)) *value = r.number(field, src);
   if (const json* c = r.find("calibration")) {
     if (!c->is_object()) r.fail("calibration", "an object (zo2 calibrate's record)", c);
     p.calibration = c->dump();
@@ -387,6 +390,10 @@ nlohmann::json profile_to_json(const HardwareProfile& p) {
   j["host_sync_seconds"] = num("host_sync_seconds", p.host_sync_seconds);
   j["host_update_elements_per_second"] = num("host_update_elements_per_second", p.host_update_elements_per_second);
   if (p.host_update_threads > 0) j["host_update_threads"] = num("host_update_threads", p.host_update_threads);
+  if (p.codec_decode_bytes_per_second > 0)
+    j["codec_decode_bytes_per_second"] = num("codec_decode_bytes_per_second", p.codec_decode_bytes_per_second);
+  if (p.codec_encode_bytes_per_second > 0)
+    j["codec_encode_bytes_per_second"] = num("codec_encode_bytes_per_second", p.codec_encode_bytes_per_second);
   json bt = json::array();
   for (const auto& t : p.block_timings) {
     bt.push_back({{"family", t.family}, {"hidden", t.hidden}, {"ffn", t.ffn}, {"heads", t.heads},

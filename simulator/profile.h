@@ -96,6 +96,9 @@ struct HardwareProfile {
   // Optional (0 when absent): how many threads that rate was measured on. --host-threads N prices the host update at
   // the rate x min(N, this) / this (the pass is per-element independent work); N > 0 needs it.
   double host_update_threads = 0;
+  // Optional (0 when absent): the lossless wire codec's GPU kernels, raw bytes of a block decoded (dec/Lxx) or
+  // encoded (enc/Lxx) per second. A plan with --wire-codec lossless and offloaded blocks needs both.
+  double codec_decode_bytes_per_second = 0, codec_encode_bytes_per_second = 0;
   std::vector<BlockTiming> block_timings;
   std::vector<ModelTiming> model_timings;
   std::map<std::string, std::string> sources;  // field -> where its number comes from

@@ -39,6 +39,7 @@ std::vector<Policy> enumerate_policies(const SearchSpace& sp, int64_t layers, in
           p.slots = SlotMode::reuse;
           p.wire = p.master = p.dtype;
           p.prefetch_next = false;
+          p.wire_codec = defaults.wire_codec;
         }
         if (p.gpu_writes_back()) p.host_threads = defaults.host_threads;  // no host update runs
         if (seen.insert(policy_to_json(p).dump()).second) out.push_back(std::move(p));

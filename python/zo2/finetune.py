@@ -16,8 +16,8 @@ from .tasks import DataError, get_task, load_splits
 
 POLICY_FLAGS = {  # the engine's policy knobs, as `zo2 train` names them
     "offload": str, "prefetch": int, "slots": str, "overlap": str, "wire": str, "master": str, "writeback": int,
-    "prefetch-next": str, "fold-update": str, "gpu-mem-budget": str, "host-threads": int,
-    "fused-kernels": str,
+    "prefetch-next": str, "fold-update": str, "gpu-mem-budget": str, "host-threads": int, "fused-kernels": str,
+    "wire-codec": str,
 }
 # What a resumed run must share with the run it continues (everything that changes the arithmetic or the data)
 SAME_ON_RESUME = ("task", "data", "model", "steps", "batch", "lr", "eps", "weight_decay", "seed", "data_seed",

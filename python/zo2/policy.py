@@ -41,6 +41,7 @@ class Policy:
     host_threads: host threads that apply the master update when wire is below master (0: all of the host's).
     fused_kernels: the rotary families' fused CUDA kernels (RMSNorm, rotary, SwiGLU, joint q|k|v and gate|up GEMMs);
         False: the op-for-op transformers path. No effect on the CPU or for OPT.
+    wire_codec: "raw" or "lossless" (offloaded bf16/fp16 blocks entropy-coded on the link; bitwise the raw run).
 
     Values are checked by the engine (the messages are the CLI's, naming the flag).
     """
@@ -58,6 +59,7 @@ class Policy:
     fold_update: Switch = True
     host_threads: int = 0
     fused_kernels: Switch = True
+    wire_codec: str = "raw"
 
     def to_json(self) -> dict[str, Any]:
         """The policy as the JSON fields of `zo2 sweep` specs and results (unset formats left out)."""

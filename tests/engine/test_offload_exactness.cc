@@ -71,13 +71,7 @@ Run train(const OptModel& start, const Policy& policy, c10::Device device, std::
   return run;
 }
 
-bool bitwise_equal(const Run& a, const Run& b) {
-  for (size_t i = 0; i < a.steps.size(); ++i)
-    if (a.steps[i].loss_plus != b.steps[i].loss_plus || a.steps[i].loss_minus != b.steps[i].loss_minus) return false;
-  for (size_t i = 0; i < a.params.size(); ++i)
-    if (!at::equal(a.params[i], b.params[i])) return false;
-  return true;
-}
+bool bitwise_equal(const Run& a, const Run& b) { return test::bitwise_equal(a, b); }
 
 struct Setup {
   uint64_t seed;

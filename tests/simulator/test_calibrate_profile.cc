@@ -60,6 +60,9 @@ CalibrationMeasurements fake_measurements(std::mt19937_64& rng) {
   m.host_sync_seconds = 20e-6 * u(rng);
   m.host_update_elements_per_second = 2e8 * u(rng);
   m.host_threads = 16;
+  m.codec_block_bytes = 1 << 27;
+  m.codec_decode_bytes_per_second = 7e11 * u(rng);
+  m.codec_encode_bytes_per_second = 3e11 * u(rng);
   // llama-3-8b and mistral-7b-v0.3 have the same block sizes: only their family tells their records apart.
   for (const char* name : {"opt-125m", "opt-1.3b", "llama-3-8b", "mistral-7b-v0.3"}) {
     const ModelShape s = model_preset(name);
@@ -147,6 +150,9 @@ TEST_CASE("a calibrated profile loads in the simulator with every value as measu
   CHECK_THAT(p.launch_overhead_seconds, WithinRel(m.launch_overhead_seconds, 1e-12));
   CHECK_THAT(p.host_sync_seconds, WithinRel(m.host_sync_seconds, 1e-12));
   CHECK_THAT(p.host_update_elements_per_second, WithinRel(m.host_update_elements_per_second, 1e-12));
+  CHECK_THAT(p.codec_decode_bytes_per_second, WithinRel(m.codec_decode_bytes_per_second, 1e-12));
+  CHECK_THAT(p.codec_encode_bytes_per_second, WithinRel(m.codec_encode_bytes_per_second, 1e-12));
+  CHECK(p.sources.count("codec_decode_bytes_per_second") == 1);
   for (const auto& [field, source] : p.sources) CHECK_THAT(source, ContainsSubstring("zo2 calibrate"));
 
   REQUIRE(p.block_timings.size() == m.blocks.size());

@@ -67,13 +67,13 @@ TEST_CASE("zo2 simulate writes json with the documented keys and a trace", "[cli
   const Output csv = run("simulate --model opt-125m --format csv");
   REQUIRE(csv.status == 0);
   CHECK_THAT(csv.text, ContainsSubstring("commit,date,card,driver,executor,model"));
-  // ..., writeback, prefetch_next, fold_update (on by default), host_threads, fused_kernels (on), gpu_mem_budget,
-  // metric
+  // ..., writeback, prefetch_next, fold_update (on by default), host_threads, fused_kernels (on), wire_codec,
+  // gpu_mem_budget, metric
   CHECK_THAT(csv.text,
-             ContainsSubstring(",sim,opt-125m,1,2048,fp16,all,1,reuse,on,fp16,fp16,1,off,on,0,on,0,step_seconds,"));
+             ContainsSubstring(",sim,opt-125m,1,2048,fp16,all,1,reuse,on,fp16,fp16,1,off,on,0,on,raw,0,step_seconds,"));
   const Output next = run("simulate --model opt-125m --prefetch-next on --fold-update off --format csv");
   REQUIRE(next.status == 0);
-  CHECK_THAT(next.text, ContainsSubstring(",fp16,fp16,1,on,off,0,on,0,step_seconds,"));
+  CHECK_THAT(next.text, ContainsSubstring(",fp16,fp16,1,on,off,0,on,raw,0,step_seconds,"));
   std::filesystem::remove_all(dir);
 }
 

@@ -63,6 +63,7 @@ PolicyOptions random_options(std::mt19937& rng, int64_t layers) {
   pick(o.slots, std::vector<std::string>{"reuse", "alloc"});
   pick(o.writeback, std::vector<int64_t>{1, 2, 5});
   pick(o.fold_update, std::vector<std::string>{"on", "off"});
+  if (o.dtype != "fp32") pick(o.wire_codec, std::vector<std::string>{"raw", "lossless"});  // codes 16-bit wires only
   pick(o.gpu_mem_budget, std::vector<std::string>{"0", "40GB", "123456789012"});
   return o;
 }
