@@ -39,25 +39,32 @@ one() {
   end=$(date +%s.%N)
   echo "$rc $(awk "BEGIN{print $end - $start}")" >"$build/campaign/$t.result"
 }
-running=0
-for t in "${targets[@]}"; do
-  one "$t" &
-  running=$((running + 1))
-  if [ "$running" -ge "$parallel" ]; then wait -n; running=$((running - 1)); fi
-done
-wait
-[ -f "$csv" ] || echo "commit,date,machine,sanitizers,target,metric,value,unit" >"$csv"
-status=0
-for t in "${targets[@]}"; do
+# One target's rows, appended as soon as it ends (a campaign cut short keeps what finished).
+rows() {
+  local t=$1 rc seconds execs corpus crashes
   read -r rc seconds <"$build/campaign/$t.result"
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/campaign/$t.log" | tail -1)
   corpus=$(find "$build/corpus/$t" -type f | wc -l)
   crashes=$(find "$build/campaign/artifacts" -name "$t-*" | wc -l)
-  for row in "executions,${execs:-0},inputs" "seconds,$seconds,s" "corpus_size,$corpus,inputs" "crashes,$crashes,inputs" "max_len,$max_len,bytes"; do
-    echo "$commit,$date,$machine,address+undefined,$t,$row" >>"$csv"
-  done
+  (
+    flock 9
+    [ -s "$csv" ] || echo "commit,date,machine,sanitizers,target,metric,value,unit" >"$csv"
+    for row in "executions,${execs:-0},inputs" "seconds,$seconds,s" "corpus_size,$corpus,inputs" \
+               "crashes,$crashes,inputs" "max_len,$max_len,bytes"; do
+      echo "$commit,$date,$machine,address+undefined,$t,$row" >>"$csv"
+    done
+  ) 9>>"$csv.lock"
   printf '%-24s executions %10s  seconds %8.0f  corpus %6s  crashes %s (exit %s)\n' "$t" "${execs:-?}" "$seconds" \
     "$corpus" "$crashes" "$rc"
-  if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then status=1; fi
+  [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ]
+}
+status=0
+running=0
+for t in "${targets[@]}"; do
+  ( one "$t"; rows "$t" ) &
+  running=$((running + 1))
+  if [ "$running" -ge "$parallel" ]; then wait -n || status=1; running=$((running - 1)); fi
 done
+while [ "$running" -gt 0 ]; do wait -n || status=1; running=$((running - 1)); done
+rm -f "$csv.lock"
 exit $status
