@@ -274,7 +274,7 @@ TEST_CASE("joint weights are views of adjacent slab entries, and refused when pa
     }
 }
 
-TEST_CASE("--fused-kernels on changes nothing on the CPU: blocks and ZO steps are bitwise the HF path", "[fused]") {
+TEST_CASE("fused kernels (--fused-kernels on) change nothing on the CPU: blocks and ZO steps are bitwise the HF path", "[fused]") {
   const uint64_t seed = test::fresh_seed();
   INFO("seed " << seed);
   std::mt19937_64 rng(seed);

@@ -103,7 +103,7 @@ void scale_block_1(OptModel& m) { m.blocks[1].flat.mul_(8); }
 
 }  // namespace
 
-TEST_CASE("--wire-codec lossless is bitwise raw on the CPU reference executor (bf16, fp16, every family)",
+TEST_CASE("a lossless wire codec (--wire-codec lossless) is bitwise raw on the CPU reference executor (bf16, fp16, every family)",
           "[wire_codec]") {
   const std::string family = GENERATE(from_range(test::test_families()));
   for (DType dt : {DType::bf16, DType::f16}) {
@@ -129,7 +129,7 @@ TEST_CASE("--wire-codec lossless is bitwise raw on the CPU reference executor (b
   }
 }
 
-TEST_CASE("--wire-codec lossless: a slab written between steps is trained as written, its new exponents escaped "
+TEST_CASE("a lossless wire codec (--wire-codec lossless): a slab written between steps is trained as written, its new exponents escaped "
           "(CPU reference executor)", "[wire_codec]") {
   const std::string family = GENERATE(from_range(test::test_families()));
   for (DType dt : {DType::bf16, DType::f16}) {
@@ -151,7 +151,7 @@ TEST_CASE("--wire-codec lossless: a slab written between steps is trained as wri
   }
 }
 
-TEST_CASE("--wire-codec lossless is bitwise raw on the GPU", "[wire_codec][cuda]") {
+TEST_CASE("a lossless wire codec (--wire-codec lossless) is bitwise raw on the GPU", "[wire_codec][cuda]") {
   if (!cuda_available()) SKIP("no GPU on this machine");
   const std::string family = GENERATE(from_range(test::test_families()));
   for (DType dt : {DType::bf16, DType::f16}) {

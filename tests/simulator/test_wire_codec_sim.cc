@@ -86,7 +86,7 @@ TEST_CASE("a lossless plan on a profile without the codec rates is refused namin
   CHECK_NOTHROW(sim::simulate(build_plan(shape, resident, 1, 512), sim::testing::flat_profile()));
 }
 
-TEST_CASE("--wire-codec lossless is refused where it cannot apply, naming the flag", "[wire_codec]") {
+TEST_CASE("a lossless wire codec (--wire-codec lossless) is refused where it cannot apply, naming the flag", "[wire_codec]") {
   const int64_t layers = 4;
   for (const char* wire : {"fp32", "fp8"}) {
     INFO("wire " << wire);
