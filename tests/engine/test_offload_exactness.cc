@@ -16,17 +16,15 @@
 #include "engine/cuda_glue.h"
 #include "engine/zo_engine.h"
 #include "test_util.h"
+#include "train_runs.h"
 #include "tests/policy_for_tests.h"
 
 using namespace zo2;
 
 namespace {
 
-struct Run {
-  std::vector<StepResult> steps;
-  std::vector<at::Tensor> params;  // every slab's flat buffer after the final flush, on the CPU
-  std::vector<int> started;        // the executor's start order in the last step
-};
+using test::Run;
+using test::train;
 
 OptModel make_start(const ModelShape& shape, uint64_t seed, DType dtype = DType::f32) {
   at::manual_seed(seed);
@@ -46,29 +44,6 @@ Policy policy_of(const ModelShape& shape, const std::string& offload, int64_t pr
   p.fold_update = fold_update;
   p.validate();
   return p;
-}
-
-// `edited`: empty, the engine builds each step's plan; one plan, run at every step; several, plan s at step s (a
-// chain of plans, --prefetch-next). `flush_after`: flush after that step too (as a checkpoint would).
-Run train(const OptModel& start, const Policy& policy, c10::Device device, std::unique_ptr<Executor> executor,
-          const std::vector<at::Tensor>& batches, uint64_t run_seed, const std::vector<Plan>& edited = {},
-          int64_t flush_after = -1) {
-  OptModel m = OptModel::allocate(start.shape, start.dtype, device, policy.offload);
-  m.resident.flat.copy_(start.resident.flat);
-  for (size_t l = 0; l < m.blocks.size(); ++l) m.blocks[l].flat.copy_(start.blocks[l].flat);
-  ZoHyper hyper{1e-3f, 1e-2f, 0.05f, run_seed};
-  ZoEngine engine(m, policy, hyper, batches[0].size(0), batches[0].size(1), std::move(executor));
-  if (edited.size() == 1) engine.use_plan(edited[0]);
-  Run run;
-  for (size_t s = 0; s < batches.size(); ++s) {
-    if (edited.size() > 1) engine.use_plan(edited.at(s));
-    run.steps.push_back(engine.step(batches[s].to(device)));
-    if (int64_t(s) == flush_after) engine.flush();
-  }
-  run.started = engine.executor().started_order();
-  engine.flush();
-  for (ParamSlab* slab : m.slabs()) run.params.push_back(slab->flat.cpu());
-  return run;
 }
 
 bool bitwise_equal(const Run& a, const Run& b) { return test::bitwise_equal(a, b); }

@@ -21,16 +21,15 @@
 #include "engine/cuda_glue.h"
 #include "engine/zo_engine.h"
 #include "test_util.h"
+#include "train_runs.h"
 #include "tests/policy_for_tests.h"
 
 using namespace zo2;
 
 namespace {
 
-struct Run {
-  std::vector<StepResult> steps;
-  std::vector<at::Tensor> params;  // every slab after the final flush, on the CPU
-};
+using test::Run;
+using test::train;
 
 OptModel make_start(const ModelShape& shape, uint64_t seed, DType dtype) {
   at::manual_seed(seed);
@@ -51,29 +50,6 @@ Policy policy_of(const ModelShape& shape, const Case& c, DType dt, const std::st
   const std::string name(dtype_name(dt));
   return testing::policy(c.offload, c.prefetch, c.writeback, shape.layers, name, "", "", c.slots, c.overlap,
                          {{"prefetch_next", c.prefetch_next ? "on" : "off"}, {"wire_codec", codec}});
-}
-
-// `between(step, model)`: after that step's flush (when `flush_after` is it), edits the model's slabs.
-Run train(const OptModel& start, const Policy& policy, c10::Device device, std::unique_ptr<Executor> executor,
-          const std::vector<at::Tensor>& batches, uint64_t run_seed, const std::vector<Plan>& plans = {},
-          int64_t flush_after = -1, const std::function<void(OptModel&)>& between = {}) {
-  OptModel m = OptModel::allocate(start.shape, start.dtype, device, policy.offload);
-  m.resident.flat.copy_(start.resident.flat);
-  for (size_t l = 0; l < m.blocks.size(); ++l) m.blocks[l].flat.copy_(start.blocks[l].flat);
-  ZoHyper hyper{1e-3f, 1e-2f, 0.05f, run_seed};
-  ZoEngine engine(m, policy, hyper, batches[0].size(0), batches[0].size(1), std::move(executor));
-  Run run;
-  for (size_t s = 0; s < batches.size(); ++s) {
-    if (!plans.empty()) engine.use_plan(plans.at(s));
-    run.steps.push_back(engine.step(batches[s].to(device)));
-    if (int64_t(s) == flush_after) {
-      engine.flush();
-      if (between) between(m);
-    }
-  }
-  engine.flush();
-  for (ParamSlab* slab : m.slabs()) run.params.push_back(slab->flat.cpu());
-  return run;
 }
 
 bool bitwise_equal(const Run& a, const Run& b) { return test::bitwise_equal(a, b); }
